@@ -1,0 +1,1 @@
+"""Shared parts of the inverse-mapping scripts: generators, files, command-line glue."""

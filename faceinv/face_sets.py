@@ -1,0 +1,127 @@
+"""A face set on disk: faces a generator drew and the latents it drew them from.
+
+One folder per set, written by generate_faces.py and read by the other scripts:
+    latents.npy   float32 [N, 512]; row i is the latent of face i
+    faces/        000000.png, 000001.png, ...: one RGB PNG per face
+    meta.json     generator handle and label, stand-in flag, seed, count, complete
+    grid.png      contact sheet of the first faces, labelled with the generator
+"""
+import os
+
+import numpy as np
+
+from faceinv import files
+from faceinv.cli import progress
+from faceinv.errors import InputError
+from faceinv.generators import LATENT_DIM, sample_latents
+
+LATENTS, FACES, META, GRID = "latents.npy", "faces", "meta.json", "grid.png"
+GRID_COLUMNS = 8
+
+
+def face_name(index):
+    return f"{index:06d}.png"
+
+
+def _check_existing(folder, meta):
+    """Refuse to mix another seed, count or generator into an existing set."""
+    meta_path = os.path.join(folder, META)
+    if os.path.exists(meta_path):
+        old = files.load_json(meta_path)
+        for key in ("generator", "seed", "count"):
+            if old.get(key) != meta[key]:
+                raise InputError(
+                    f"{folder} already holds a set with {key}={old.get(key)!r}, not {meta[key]!r}; "
+                    "choose another --out or delete that folder")
+    latents_path = os.path.join(folder, LATENTS)
+    if os.path.exists(latents_path):
+        try:
+            latents = np.load(latents_path, mmap_mode="r")
+        except ValueError as error:
+            raise InputError(f"{latents_path} is not a readable .npy file ({error})") from None
+        if latents.shape != (meta["count"], LATENT_DIM):
+            raise InputError(f"{latents_path} has shape {latents.shape}, expected "
+                             f"({meta['count']}, {LATENT_DIM}); delete it or choose another --out")
+        return latents
+    return None
+
+
+def check_request(count, batch_size):
+    if count <= 0:
+        raise InputError(f"the number of faces must be positive, not {count}")
+    if batch_size <= 0:
+        raise InputError(f"the batch size must be positive, not {batch_size}")
+
+
+def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64):
+    """Draw `count` faces from latents of `seed` into `folder`, resuming a killed run.
+
+    Face i depends on (seed, i) alone: batches are aligned to multiples of
+    `batch_size`, and the latents are fixed before any face is drawn. PNGs are
+    encoded on worker threads while the generator draws the next batch."""
+    check_request(count, batch_size)
+    meta = {"generator": generator.handle, "generator_label": generator.label,
+            "standin": bool(generator.is_standin), "seed": seed, "count": count,
+            "latent_distribution": "standard normal", "latent_dim": LATENT_DIM,
+            "complete": False}
+    latents = sample_latents(count, seed)
+    existing = _check_existing(folder, meta) if os.path.isdir(folder) else None
+    if existing is not None and not np.array_equal(existing, latents):
+        raise InputError(f"{os.path.join(folder, LATENTS)} holds other latents than seed {seed} "
+                         "draws; choose another --out or delete that folder")
+    faces_dir = os.path.join(folder, FACES)
+    try:
+        os.makedirs(faces_dir, exist_ok=True)
+        for name in os.listdir(faces_dir):
+            if ".tmp" in name:  # left by a killed run
+                os.remove(os.path.join(faces_dir, name))
+        files.save_json(os.path.join(folder, META), meta)
+        if existing is None:
+            files.save_npy(os.path.join(folder, LATENTS), latents)
+    except OSError as error:
+        raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
+
+    done = set(os.listdir(faces_dir))
+    missing = [i for i in range(count) if face_name(i) not in done]
+    blocks = sorted({i // batch_size for i in missing})
+    bar = progress(count)
+    bar.update(count - len(missing))
+    with files.BackgroundWriter() as writer:
+        for block in blocks:
+            start, stop = block * batch_size, min((block + 1) * batch_size, count)
+            images = files.to_uint8(np.asarray(generator(latents[start:stop])))
+            for i in range(start, stop):
+                if face_name(i) not in done:
+                    writer.submit(files.save_png, os.path.join(faces_dir, face_name(i)),
+                                  images[i - start], generator.label)
+            bar.add(sum(face_name(i) not in done for i in range(start, stop)))
+
+    shown = [face_name(i) for i in range(min(count, grid_faces))]
+    sheet, _ = files.read_face_folder(faces_dir, shown)
+    files.save_grid(os.path.join(folder, GRID), sheet, GRID_COLUMNS, generator.label)
+    meta["complete"] = True
+    files.save_json(os.path.join(folder, META), meta)
+    return meta
+
+
+def read_face_set(folder):
+    """Faces [N, H, W, 3] in [0, 1], latents [N, 512] and meta of a written set."""
+    latents_path = os.path.join(folder, LATENTS)
+    if not os.path.exists(latents_path):
+        raise InputError(f"{folder} is not a face set: {LATENTS} is missing "
+                         "(generate_faces.py writes one)")
+    try:
+        latents = np.load(latents_path)
+    except ValueError as error:
+        raise InputError(f"{latents_path} is not a readable .npy file ({error})") from None
+    if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
+        raise InputError(f"{latents_path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
+    faces_dir = os.path.join(folder, FACES)
+    names = files.list_images(faces_dir)
+    if len(names) != len(latents):
+        raise InputError(f"{faces_dir} holds {len(names)} faces but {latents_path} "
+                         f"{len(latents)} latents")
+    images, _ = files.read_face_folder(faces_dir, names)
+    meta_path = os.path.join(folder, META)
+    meta = files.load_json(meta_path) if os.path.exists(meta_path) else {}
+    return images, latents.astype(np.float32), meta

@@ -1,0 +1,149 @@
+"""Reading and writing the files the scripts share: PNG faces, .npy arrays, JSON, grids.
+
+Every write goes to a temporary name in the same folder and is renamed into
+place, so a killed run never leaves a half-written file under a real name.
+"""
+import concurrent.futures
+import json
+import os
+import threading
+
+import numpy as np
+from PIL import Image, ImageDraw, PngImagePlugin, UnidentifiedImageError
+
+from faceinv.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _atomic(path, write):
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def to_uint8(images):
+    """Float images in [0, 1] to uint8, rounding to nearest."""
+    return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def save_png(path, image, label=None):
+    """One image (float in [0, 1] or uint8) as PNG; `label` goes into its text chunk."""
+    array = image if np.asarray(image).dtype == np.uint8 else to_uint8(image)
+    info = PngImagePlugin.PngInfo()
+    if label:
+        info.add_text("generator", label)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            Image.fromarray(array).save(f, format="PNG", pnginfo=info)
+    _atomic(path, write)
+
+
+def save_npy(path, array):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+    _atomic(path, write)
+
+
+def save_json(path, data):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+    _atomic(path, write)
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def image_grid(images, columns, label=None):
+    """Tile [N, H, W, 3] images into one uint8 picture; `label` is printed in a
+    banner above, so a grid made with a stand-in says so wherever it is shown."""
+    images = to_uint8(images) if np.asarray(images).dtype != np.uint8 else np.asarray(images)
+    n, h, w, c = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    grid = np.full((rows * h, columns * w, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+    if not label:
+        return grid
+    banner = Image.new("RGB", (grid.shape[1], 16), (255, 255, 255))
+    ImageDraw.Draw(banner).text((3, 2), label, fill=(180, 0, 0))
+    return np.concatenate([np.asarray(banner), grid], axis=0)
+
+
+def save_grid(path, images, columns, label=None):
+    save_png(path, image_grid(images, columns, label), label)
+
+
+def list_images(folder):
+    """Sorted image file names in `folder`; one clear error if it is missing or empty."""
+    if not os.path.isdir(folder):
+        raise InputError(f"face folder {folder} does not exist")
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_SUFFIXES))
+    if not names:
+        raise InputError(f"face folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return names
+
+
+def read_image(path):
+    """One RGB image as float32 [H, W, 3] in [0, 1]; a corrupt file is an InputError."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise InputError(f"cannot read image {path}: {error}") from None
+
+
+def read_face_folder(folder, names=None):
+    """All faces of a folder as float32 [N, H, W, 3] in [0, 1] with their file names.
+    The faces must share one size: inversion compares them pixel for pixel."""
+    names = names or list_images(folder)
+    images = [read_image(os.path.join(folder, n)) for n in names]
+    sizes = sorted({im.shape[:2] for im in images})
+    if len(sizes) > 1:
+        raise InputError(f"face folder {folder} mixes image sizes {sizes}; "
+                         "align and crop them to one size first")
+    return np.stack(images), names
+
+
+class BackgroundWriter:
+    """Runs file writes on worker threads so that encoding PNGs never stalls the
+    generator; at most `max_pending` writes wait, which bounds the memory held."""
+
+    def __init__(self, workers=2, max_pending=256):
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers)
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._futures = []
+
+    def submit(self, function, *args, **kwargs):
+        self._slots.acquire()
+        future = self._pool.submit(function, *args, **kwargs)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+        return future
+
+    def close(self):
+        """Wait for every write; re-raise the first failure."""
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

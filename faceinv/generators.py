@@ -1,0 +1,136 @@
+"""One way to get a generator: `load_generator(handle)`.
+
+Every generator is a callable: float32 latents [N, 512] -> float32 images
+[N, 128, 128, 3] in [0, 1], differentiable with respect to the latent and usable
+inside tf.function. It also carries `handle`, `label` (printed on every output)
+and `is_standin`. Handles:
+- a TF-Hub URL, by default the paper's ProGAN-128; TFHUB_CACHE_DIR is honoured,
+  so a module downloaded once loads offline afterwards;
+- a local folder: an unpacked TF-Hub module / TF1 SavedModel or a TF2 SavedModel
+  whose `default` signature maps key `default` [None, 512] to key `default`;
+- `synthetic`: the built-in cartoon-face renderer (faceinv.synthetic);
+- `progan-standin`: the ProGAN-128 architecture with random weights, exported
+  once as a TF1 Hub module under saved_model/ and then loaded as a folder.
+"""
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from faceinv import progan
+from faceinv.errors import InputError
+
+PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
+SYNTHETIC = "synthetic"
+PROGAN_STANDIN = "progan-standin"
+STANDIN_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "saved_model", "progan128_standin")
+STANDIN_LABEL = "STAND-IN: ProGAN-128 architecture with random weights (not a face model)"
+LATENT_DIM = 512
+
+
+def sample_latents(count, seed):
+    """Standard-normal latents [count, 512], row i fixed by (seed, i) alone.
+    (The authors' sampler drew uniform [0, 1) latents; ProGAN was trained on N(0, 1).)"""
+    return np.random.default_rng(seed).standard_normal((count, LATENT_DIM), dtype=np.float32)
+
+
+def hub_cache_folder(handle):
+    """Where tensorflow_hub keeps (or looks for) the unpacked module of a URL handle."""
+    cache = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
+    return os.path.join(cache, hashlib.sha1(handle.encode("utf8")).hexdigest())
+
+
+class SignatureGenerator:
+    """A generator behind a SavedModel's `default` signature (TF-Hub or local)."""
+
+    latent_dim = LATENT_DIM
+
+    def __init__(self, handle, module, label, is_standin):
+        self.handle, self.label, self.is_standin = handle, label, is_standin
+        self._module = module  # keeps the variables alive
+        self._function = module.signatures["default"]
+        self.resolution = int(self._function.structured_outputs["default"].shape[1] or 128)
+
+    def __call__(self, z):
+        return self._function(default=tf.convert_to_tensor(z, tf.float32))["default"]
+
+
+def _check_signature(module, where):
+    signature = getattr(module, "signatures", {}).get("default")
+    if signature is None:
+        raise InputError(f"{where} has no 'default' signature (expected key 'default' "
+                         f"[None, {LATENT_DIM}] in, key 'default' images out)")
+    inputs = signature.structured_input_signature[1]
+    spec = inputs.get("default")
+    if spec is None or spec.shape.rank != 2 or spec.shape[1] != LATENT_DIM:
+        raise InputError(f"{where}: its 'default' signature takes {inputs}, "
+                         f"not key 'default' of shape [None, {LATENT_DIM}]")
+    if "default" not in signature.structured_outputs:
+        raise InputError(f"{where}: its 'default' signature returns "
+                         f"{list(signature.structured_outputs)}, not key 'default'")
+
+
+def _load_folder(folder, handle):
+    import tensorflow_hub as hub
+    if not any(os.path.exists(os.path.join(folder, f)) for f in ("saved_model.pb", "saved_model.pbtxt")):
+        raise InputError(f"{folder} is not a SavedModel or TF-Hub module (no saved_model.pb)")
+    try:
+        module = hub.load(folder)
+    except Exception as error:  # a broken SavedModel raises many kinds
+        raise InputError(f"cannot load generator from {folder}: {str(error).splitlines()[0]}") from None
+    _check_signature(module, folder)
+    standin_file = os.path.join(folder, progan.STANDIN_FILE)
+    if os.path.exists(standin_file):
+        with open(standin_file) as f:
+            return SignatureGenerator(handle, module, f.read().strip(), True)
+    return SignatureGenerator(handle, module, f"generator {handle}", False)
+
+
+def _load_url(url):
+    import tensorflow_hub as hub
+    try:
+        module = hub.load(url)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(
+            f"cannot reach generator {url} ({reason}). Ways out: connect once so it is cached "
+            f"(in TFHUB_CACHE_DIR, now {os.path.dirname(hub_cache_folder(url))}); point "
+            f"TFHUB_CACHE_DIR or --generator at a local copy of the module; or use "
+            f"--generator {SYNTHETIC} to run offline") from None
+    _check_signature(module, url)
+    name = "ProGAN-128" if url == PROGAN_HANDLE else "generator"
+    return SignatureGenerator(url, module, f"{name} ({url})", False)
+
+
+def build_progan_standin(folder=STANDIN_FOLDER):
+    """Export the random-weight ProGAN-128 stand-in once (about 90 MB of weights)."""
+    if not os.path.exists(os.path.join(folder, "saved_model.pb")):
+        print(f"building the ProGAN-128 architecture stand-in in {folder} (once)")
+        progan.export_hub_module(folder, STANDIN_LABEL)
+    return folder
+
+
+def load_generator(handle=PROGAN_HANDLE):
+    """Return the generator named by `handle` (see the module docstring)."""
+    if handle == SYNTHETIC:
+        from faceinv.synthetic import SyntheticFaces
+        return SyntheticFaces()
+    if handle == PROGAN_STANDIN:
+        return _load_folder(build_progan_standin(), PROGAN_STANDIN)
+    if handle.startswith(("https://", "http://", "gs://")):
+        return _load_url(handle)
+    if os.path.isdir(handle):
+        return _load_folder(handle, os.path.abspath(handle))
+    raise InputError(f"generator handle {handle!r} is neither a URL, an existing folder, "
+                     f"{SYNTHETIC!r} nor {PROGAN_STANDIN!r}")
+
+
+def generator_tag(handle):
+    """Short folder-friendly name of a generator, used in default output paths."""
+    if handle.startswith(("https://", "http://", "gs://")):
+        parts = [p for p in handle.rstrip("/").split("/") if p]
+        return parts[-2] if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+    return os.path.basename(os.path.normpath(handle))
