@@ -104,7 +104,11 @@ class SyntheticFaces:
     def __init__(self):
         attributes, other = _directions()
         self.attribute_directions = dict(zip(ATTRIBUTES, attributes))
-        self._projection = tf.constant(np.concatenate([attributes.T, other], axis=1))
+        projection = np.concatenate([attributes.T, other], axis=1)
+        # Zero columns up to whole SIMD vectors, so that every face's row of
+        # projections starts vector-aligned and rounds alike wherever it sits.
+        padding = (-projection.shape[1]) % BATCH_MULTIPLE
+        self._projection = tf.constant(np.pad(projection, [(0, 0), (0, padding)]))
         coords = (np.arange(RESOLUTION, dtype=np.float32) + 0.5) / RESOLUTION * 2.0 - 1.0
         self._x = tf.constant(coords[None, None, :])
         self._y = tf.constant(coords[None, :, None])
@@ -140,7 +144,7 @@ class SyntheticFaces:
         n_colour = 3 * COLOUR_FIELD ** 2
         colour_field = tf.reshape(p[:, 5 + N_STYLE:5 + N_STYLE + n_colour],
                                   [n, COLOUR_FIELD, COLOUR_FIELD, 3])
-        detail_field = tf.reshape(p[:, 5 + N_STYLE + n_colour:],
+        detail_field = tf.reshape(p[:, 5 + N_STYLE + n_colour:5 + N_STYLE + n_colour + DETAIL_FIELD ** 2],
                                   [n, DETAIL_FIELD, DETAIL_FIELD, 1])
         up_colour, up_detail = self._upsample_colour, self._upsample_detail
         colour_field = tf.einsum("hi,nijc,wj->nhwc", up_colour, colour_field, up_colour) * 0.045
@@ -267,14 +271,14 @@ class SyntheticFaces:
 
         # Mouth: the smile raises the corners, widens and opens it.
         mx = fx + 0.18 * yaw
-        mouth_w = 0.11 + 0.05 * smile
+        mouth_w = 0.10 + 0.07 * smile
         u = (x - mx) / mouth_w
         upper = mouth_y + (0.05 * smile - 0.012) * (1.0 - tf.square(u))
-        lower = upper + 0.06 * tf.square(smile) * (1.0 - tf.square(u))
+        lower = upper + 0.09 * tf.square(smile) * (1.0 - tf.square(u))
         across = _soft_inside(tf.abs(x - mx) - mouth_w, EDGE * 0.6)
         opening = across * tf.sigmoid((y - upper) / 0.006) * tf.sigmoid((lower - y) / 0.006)
-        teeth = tf.sigmoid(((upper + lower) / 2.0 - y) / 0.008)[..., None]
-        image = _paint(image, _mix(_rgb(0.35, 0.06, 0.07), _rgb(0.96, 0.95, 0.9), teeth), opening)
+        teeth = tf.sigmoid((upper + 0.6 * (lower - upper) - y) / 0.006)[..., None]
+        image = _paint(image, _mix(_rgb(0.35, 0.06, 0.07), _rgb(1.0, 1.0, 0.97), teeth), opening)
         image = _paint(image, lips, across * _band(y, upper - lip * 0.5, lip * 0.5))
         image = _paint(image, lips, across * _band(y, lower + lip * 0.65, lip * 0.65))
 

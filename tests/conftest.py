@@ -1,0 +1,24 @@
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import pytest  # noqa: E402
+
+TINY_LABEL = "STAND-IN: tiny random ProGAN-architecture module for tests"
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    from faceinv.synthetic import SyntheticFaces
+    return SyntheticFaces()
+
+
+@pytest.fixture(scope="session")
+def tiny_module(tmp_path_factory):
+    """A small random-weight module in the real progan-128 TF1 Hub format."""
+    from faceinv import progan
+    folder = tmp_path_factory.mktemp("modules") / "tiny_progan"
+    return progan.export_hub_module(str(folder), TINY_LABEL, fmap_base=128, fmap_max=16)

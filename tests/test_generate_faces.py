@@ -1,0 +1,129 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import generate_faces
+from faceinv import cli, files
+from faceinv.face_sets import read_face_set
+from faceinv.generators import sample_latents
+
+
+def generate(out, *extra):
+    generate_faces.main(["--generator", "synthetic", "--out", str(out), *extra])
+
+
+def faces(folder):
+    names = sorted(os.listdir(os.path.join(folder, "faces")))
+    return names, np.stack([np.asarray(Image.open(os.path.join(folder, "faces", n))) for n in names])
+
+
+def fails(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(generate_faces.main, argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and err.startswith("error: ") and "\n" not in err
+    return err
+
+
+def test_writes_the_documented_layout(tmp_path, synthetic):
+    generate(tmp_path / "set", "--n", "6", "--batch-size", "4", "--seed", "3")
+    folder = tmp_path / "set"
+    names, images = faces(folder)
+    assert names == [f"{i:06d}.png" for i in range(6)]
+    latents = np.load(folder / "latents.npy")
+    np.testing.assert_array_equal(latents, sample_latents(6, 3))
+    np.testing.assert_array_equal(images, files.to_uint8(synthetic(latents).numpy()))
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["complete"] and meta["standin"] and meta["count"] == 6 and meta["seed"] == 3
+    assert "STAND-IN" in Image.open(folder / "faces" / "000000.png").text["generator"]
+    grid = Image.open(folder / "grid.png")
+    assert "STAND-IN" in grid.text["generator"] and grid.size[0] == 6 * 128
+    loaded, loaded_latents, loaded_meta = read_face_set(folder)
+    assert loaded.shape == (6, 128, 128, 3) and loaded_meta["seed"] == 3
+    np.testing.assert_array_equal(loaded_latents, latents)
+
+
+def test_default_folder_and_test_set_preset(tmp_path, monkeypatch):
+    monkeypatch.setattr(generate_faces, "PATH_Z_VECTORS", str(tmp_path / "zv"))
+    args = generate_faces.parse_args(["--generator", "synthetic"])
+    assert (args.n, args.seed) == (50, 0)
+    assert args.out == os.path.join(str(tmp_path / "zv"), "synthetic", "test")
+    args = generate_faces.parse_args(["--set", "train"])
+    assert (args.n, args.seed) == (100_000, 1) and args.out.endswith(os.path.join("progan-128", "train"))
+
+
+def test_face_i_is_the_same_whatever_the_batch_size(tmp_path):
+    for batch in (1, 3, 7):
+        generate(tmp_path / f"b{batch}", "--n", "7", "--batch-size", str(batch))
+    _, reference = faces(tmp_path / "b7")
+    for batch in (1, 3):
+        np.testing.assert_array_equal(faces(tmp_path / f"b{batch}")[1], reference)
+
+
+def test_resumes_after_a_crash_without_redoing_finished_faces(tmp_path, monkeypatch):
+    generate(tmp_path / "clean", "--n", "10", "--batch-size", "4")
+    real = generate_faces.load_generator("synthetic")
+
+    class Crashing:
+        """The synthetic generator, killed on its second batch."""
+        def __init__(self):
+            self.calls = 0
+            self.handle, self.label, self.is_standin = real.handle, real.label, real.is_standin
+
+        def __call__(self, z):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("killed")
+            return real(z)
+
+    monkeypatch.setattr(generate_faces, "load_generator", lambda handle: Crashing())
+    with pytest.raises(RuntimeError):
+        generate(tmp_path / "resumed", "--n", "10", "--batch-size", "4")
+    folder = tmp_path / "resumed"
+    assert sorted(os.listdir(folder / "faces")) == [f"{i:06d}.png" for i in range(4)]
+    assert not json.loads((folder / "meta.json").read_text())["complete"]
+
+    # A second kill left a temporary file and lost face 2; finished faces stay untouched.
+    (folder / "faces" / "000005.png.tmp123-4").write_bytes(b"half a png")
+    os.remove(folder / "faces" / "000002.png")
+    before = {n: os.stat(folder / "faces" / n).st_mtime_ns for n in ("000000.png", "000003.png")}
+    monkeypatch.setattr(generate_faces, "load_generator", lambda handle: real)
+    generate(folder, "--n", "10", "--batch-size", "4")
+    names, images = faces(folder)
+    assert names == [f"{i:06d}.png" for i in range(10)]
+    np.testing.assert_array_equal(images, faces(tmp_path / "clean")[1])
+    assert {n: os.stat(folder / "faces" / n).st_mtime_ns for n in before} == before
+    assert json.loads((folder / "meta.json").read_text())["complete"]
+
+
+def test_refuses_to_mix_another_seed_or_generator(tmp_path, capsys, tiny_module):
+    out = str(tmp_path / "set")
+    generate(out, "--n", "3")
+    assert "seed" in fails(capsys, ["--generator", "synthetic", "--out", out, "--n", "3", "--seed", "9"])
+    assert "generator" in fails(capsys, ["--generator", tiny_module, "--out", out, "--n", "3"])
+    assert "count" in fails(capsys, ["--generator", "synthetic", "--out", out, "--n", "4"])
+
+
+def test_bad_input_gives_one_line_and_no_output(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert "positive" in fails(capsys, ["--generator", "synthetic", "--out", str(out), "--n", "0"])
+    assert "neither a URL" in fails(capsys, ["--generator", "gan.pkl", "--out", str(out), "--n", "2"])
+    assert "no saved_model.pb" in fails(capsys, ["--generator", str(tmp_path), "--out", str(out)])
+    assert not out.exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert "cannot write" in fails(capsys, ["--generator", "synthetic", "--out", str(blocker / "x"), "--n", "2"])
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    np.save(wrong / "latents.npy", np.zeros((2, 10), np.float32))
+    assert "shape" in fails(capsys, ["--generator", "synthetic", "--out", str(wrong), "--n", "2"])
+    assert sorted(os.listdir(wrong)) == ["latents.npy"]
+
+
+def test_help_runs(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        generate_faces.main(["--help"])
+    assert exit_.value.code == 0 and "--generator" in capsys.readouterr().out
