@@ -2,7 +2,7 @@
 import os
 import sys
 
-from faceinv.errors import InputError
+from faceinv.errors import InputError, TrainingDiverged
 
 
 def _import_tensorflow_quietly():
@@ -27,12 +27,16 @@ _import_tensorflow_quietly()
 
 
 def run(main, argv=None):
-    """Run a script's main(argv); bad input ends it with one line and exit code 2."""
+    """Run a script's main(argv); bad input ends it with one line and exit code 2,
+    a diverged training run with one line and exit code 3."""
     try:
         return main(argv)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(3) from None
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         raise SystemExit(130) from None

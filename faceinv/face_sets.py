@@ -104,8 +104,8 @@ def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64)
     return meta
 
 
-def read_face_set(folder):
-    """Faces [N, H, W, 3] in [0, 1], latents [N, 512] and meta of a written set."""
+def face_set_files(folder):
+    """Paths of a written set's faces, its latents [N, 512] and meta, checked to agree."""
     latents_path = os.path.join(folder, LATENTS)
     if not os.path.exists(latents_path):
         raise InputError(f"{folder} is not a face set: {LATENTS} is missing "
@@ -121,7 +121,17 @@ def read_face_set(folder):
     if len(names) != len(latents):
         raise InputError(f"{faces_dir} holds {len(names)} faces but {latents_path} "
                          f"{len(latents)} latents")
-    images, _ = files.read_face_folder(faces_dir, names)
     meta_path = os.path.join(folder, META)
     meta = files.load_json(meta_path) if os.path.exists(meta_path) else {}
-    return images, latents.astype(np.float32), meta
+    return [os.path.join(faces_dir, n) for n in names], latents.astype(np.float32), meta
+
+
+def is_face_set(folder):
+    return os.path.exists(os.path.join(folder, LATENTS))
+
+
+def read_face_set(folder):
+    """Faces [N, H, W, 3] in [0, 1], latents [N, 512] and meta of a written set."""
+    paths, latents, meta = face_set_files(folder)
+    images, _ = files.read_face_folder(os.path.dirname(paths[0]), [os.path.basename(p) for p in paths])
+    return images, latents, meta

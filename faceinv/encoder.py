@@ -1,0 +1,89 @@
+"""The encoder: ResNet18 (from scratch, as in the paper) and a 2048-1024-512 dense head.
+
+It takes faces of any size in [0, 1] and resizes them to `input_size` inside
+the model (the paper: 224; smaller sizes train faster on a CPU), so the
+exported SavedModel takes the generator's images as they are.
+"""
+import json
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+from faceinv.errors import InputError
+
+LATENT_DIM = 512
+META_FILE = "encoder.json"
+layers = keras.layers
+
+
+def _basic_block(x, filters, stride, name):
+    shortcut = x
+    x = layers.Conv2D(filters, 3, stride, padding="same", use_bias=False, name=name + "_conv1")(x)
+    x = layers.BatchNormalization(name=name + "_bn1")(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name + "_conv2")(x)
+    x = layers.BatchNormalization(name=name + "_bn2")(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, stride, use_bias=False, name=name + "_down")(shortcut)
+        shortcut = layers.BatchNormalization(name=name + "_down_bn")(shortcut)
+    return layers.ReLU()(layers.Add()([x, shortcut]))
+
+
+def build_encoder(input_size=224, latent_dim=LATENT_DIM):
+    """ResNet18 + Dense(2048) + Dense(1024) + Dense(512): face -> latent."""
+    faces = keras.Input((None, None, 3), name="faces")
+    x = layers.Resizing(input_size, input_size, name="resize")(faces)
+    x = layers.Rescaling(2.0, offset=-1.0)(x)
+    x = layers.Conv2D(64, 7, 2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.ReLU()(layers.BatchNormalization(name="stem_bn")(x))
+    x = layers.MaxPooling2D(3, 2, padding="same")(x)
+    for stage, filters in enumerate((64, 128, 256, 512)):
+        x = _basic_block(x, filters, 1 if stage == 0 else 2, f"stage{stage + 1}_block1")
+        x = _basic_block(x, filters, 1, f"stage{stage + 1}_block2")
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(2048, activation="relu", name="head_2048")(x)
+    x = layers.Dense(1024, activation="relu", name="head_1024")(x)
+    latents = layers.Dense(latent_dim, dtype="float32", name="latent")(x)
+    return keras.Model(faces, latents, name="resnet18_encoder")
+
+
+class _Serving(tf.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="faces")])
+    def serve(self, faces):
+        return {"latents": tf.cast(self.model(faces, training=False), tf.float32)}
+
+
+def export_encoder(model, folder, meta):
+    """Write a SavedModel (signature `serving_default`: faces [N, H, W, 3] in [0, 1]
+    -> latents [N, 512]) plus encoder.json; the folder appears whole or not at all."""
+    folder = os.path.abspath(folder)
+    tmp = folder + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    module = _Serving(model)
+    tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+    with open(os.path.join(tmp, META_FILE), "w") as f:
+        json.dump(meta, f, indent=2, sort_keys=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+
+
+class LoadedEncoder:
+    """An exported encoder: faces -> latents, with the meta it was trained under."""
+
+    def __init__(self, folder):
+        if not os.path.exists(os.path.join(folder, "saved_model.pb")):
+            raise InputError(f"no exported encoder in {folder} (resnet.py writes one)")
+        self._module = tf.saved_model.load(folder)
+        self._serve = self._module.signatures["serving_default"]
+        with open(os.path.join(folder, META_FILE)) as f:
+            self.meta = json.load(f)
+        self.folder = folder
+
+    def __call__(self, faces):
+        return self._serve(faces=tf.convert_to_tensor(faces, tf.float32))["latents"]

@@ -1,0 +1,97 @@
+"""Recover the latents of test faces with a trained encoder (the paper's step 3).
+
+Reads a face set (generate_faces.py; latent errors are reported against its
+true latents) or any folder of aligned face images, runs encoder + generator,
+and writes results/<method>/: reconstructions, latents.npy, a target |
+reconstruction grid and metrics.json (PSNR, timing). Optionally interpolates
+spherically from a recovered latent to another one (strip + GIF).
+
+    python resnet_test.py                                               # paper setting
+    python resnet_test.py --encoder saved_model/encoder_synthetic \\
+        --faces z_vectors/synthetic/test --interpolate 8
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from faceinv import cli, files, metrics
+from faceinv.encoder import LoadedEncoder
+from faceinv.errors import InputError
+from faceinv.face_sets import is_face_set, read_face_set
+from faceinv.generators import load_generator, sample_latents
+from faceinv.interpolation import write_interpolation
+from faceinv.results import write_results
+
+PATH_ENCODER = "saved_model/encoder_progan-128"
+PATH_TEST = "z_vectors/progan-128/test"
+PATH_RESULTS = "results"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--encoder", default=PATH_ENCODER, help="exported encoder (default: %(default)s)")
+    p.add_argument("--faces", default=PATH_TEST, help="face set or folder of faces (default: %(default)s)")
+    p.add_argument("--generator", help="generator handle (default: the one the encoder was trained with)")
+    p.add_argument("--method", default="resnet", help="results subfolder name (default: %(default)s)")
+    p.add_argument("--out", help=f"output folder (default: {PATH_RESULTS}/<method>)")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--interpolate", type=int, default=0, metavar="FRAMES",
+                   help="also interpolate from the first recovered latent to a random one")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.batch_size <= 0:
+        raise InputError(f"the batch size must be positive, not {args.batch_size}")
+    if is_face_set(args.faces):
+        targets, true_latents, _ = read_face_set(args.faces)
+        names = [f"{i:06d}.png" for i in range(len(targets))]
+    else:
+        targets, names = files.read_face_folder(args.faces)
+        true_latents = None
+    encoder = LoadedEncoder(args.encoder)
+    generator = load_generator(args.generator or encoder.meta["generator"])
+    resolution = generator(sample_latents(1, 0)).shape[1]  # also warms the generator up
+    if targets.shape[1:3] != (resolution, resolution):
+        targets = tf.image.resize(targets, [resolution, resolution]).numpy()
+    label = generator.label
+    if encoder.meta.get("facenet_standin"):
+        label += " | encoder trained with a STAND-IN random FaceNet"
+    print(f"generator: {generator.label}")
+
+    def recover(batch):
+        latents = encoder(batch)
+        return latents.numpy(), np.asarray(generator(latents))
+
+    recover(targets[:1])  # trace outside the clock
+    start = time.perf_counter()
+    outputs = [recover(targets[i:i + args.batch_size]) for i in range(0, len(targets), args.batch_size)]
+    seconds = time.perf_counter() - start
+    latents = np.concatenate([o[0] for o in outputs])
+    reconstructions = np.concatenate([o[1] for o in outputs])
+    # Baselines: the face of the mean latent (zero), and a random latent's error.
+    mean_face = np.asarray(generator(np.zeros((1, latents.shape[1]), np.float32)))
+    baselines = {"mean_latent_psnr": float(metrics.psnr(targets, np.broadcast_to(mean_face, targets.shape)).mean())}
+    if true_latents is not None:
+        baselines["random_latent_mae"] = float(
+            metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999)).mean())
+    out = args.out or os.path.join(PATH_RESULTS, args.method)
+    record = write_results(out, args.method, names, targets, reconstructions, latents, label, seconds,
+                           true_latents, {"encoder": os.path.abspath(args.encoder), **baselines})
+    summary = (f"{len(names)} faces in {seconds:.2f} s, PSNR {record['psnr_mean']:.2f} dB "
+               f"(mean-latent face: {baselines['mean_latent_psnr']:.2f} dB)")
+    if true_latents is not None:
+        summary += (f", latent MAE {record['latent_mae']:.3f} "
+                    f"(random latent: {baselines['random_latent_mae']:.3f})")
+    print(f"{summary}; wrote {out}")
+    if args.interpolate > 1:
+        write_interpolation(out, generator, latents[0], sample_latents(1, 12345)[0],
+                            args.interpolate, label)
+
+
+if __name__ == "__main__":
+    cli.run(main)

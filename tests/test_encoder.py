@@ -1,0 +1,165 @@
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import resnet
+import resnet_test
+from faceinv import cli, losses
+from faceinv.encoder import LoadedEncoder, build_encoder, export_encoder
+from faceinv.encoder_training import EncoderTrainer, TrainConfig
+from faceinv.errors import InputError, TrainingDiverged
+from faceinv.face_sets import write_face_set
+from faceinv.files import save_png
+
+
+@pytest.fixture(scope="module")
+def face_set(tmp_path_factory, synthetic):
+    folder = str(tmp_path_factory.mktemp("sets") / "train")
+    write_face_set(folder, synthetic, 8, seed=4, batch_size=8)
+    return folder
+
+
+def config_for(tmp_path, face_set, **changes):
+    base = TrainConfig(generator="synthetic", train_faces=face_set, epochs=2, batch_size=4,
+                       input_size=32, perceptual_weight=0.0, real_perceptual_weight=0.0,
+                       learning_rate=1e-3,
+                       log_dir=str(tmp_path / "logs"), checkpoint_dir=str(tmp_path / "ckpt"),
+                       export_dir=str(tmp_path / "encoder"))
+    return dataclasses.replace(base, **changes)
+
+
+def test_encoder_maps_any_face_size_to_a_latent():
+    encoder = build_encoder(input_size=32)
+    assert encoder(np.zeros((2, 128, 128, 3), np.float32)).shape == (2, 512)
+    assert encoder(np.zeros((1, 90, 70, 3), np.float32)).shape == (1, 512)
+    assert any(layer.name == "head_2048" for layer in encoder.layers)
+
+
+def test_losses_on_hand_made_tensors():
+    assert float(losses.z_loss([[0.0, 2.0]], [[1.0, 0.0]])) == pytest.approx(1.5)
+    a, b = tf.zeros((1, 2, 2, 3)), tf.fill((1, 2, 2, 3), 0.25)
+    assert float(losses.pixel_loss(a, b)) == pytest.approx(0.25)
+    features_a = [tf.zeros((1, 2)), tf.zeros((1, 4))]
+    features_b = [tf.fill((1, 2), 1.0), tf.fill((1, 4), 3.0)]
+    assert float(losses.perceptual_loss(features_a, features_b)) == pytest.approx((1.0 + 9.0) / 2)
+    e = tf.math.l2_normalize(tf.constant([[1.0, 0.0], [1.0, 1.0]]), axis=1)
+    f = tf.math.l2_normalize(tf.constant([[-1.0, 0.0], [1.0, 1.0]]), axis=1)
+    assert float(losses.embedding_distance(e, f)) == pytest.approx(1.0)  # (2 + 0) / 2
+
+
+def test_loss_falls_on_a_fixed_tiny_batch(tmp_path, face_set):
+    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=12, batch_size=8))
+    history = trainer.fit()
+    assert history[-1]["z_loss"] < 0.8 * history[0]["z_loss"]
+
+
+def test_pixel_loss_trains_through_the_generator(tmp_path, face_set):
+    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=1, z_weight=0.0, pixel_weight=1.0))
+    before = [w.numpy().copy() for w in trainer.encoder.trainable_weights]
+    record = trainer.fit()[0]
+    assert "pixel_loss" in record and "z_loss" not in record
+    after = trainer.encoder.trainable_weights
+    assert any(not np.array_equal(b, a.numpy()) for b, a in zip(before, after))
+
+
+def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
+    straight = EncoderTrainer(config_for(tmp_path / "a", face_set, epochs=3))
+    straight_history = straight.fit()
+    first = EncoderTrainer(config_for(tmp_path / "b", face_set, epochs=1))
+    first.fit()
+    resumed = EncoderTrainer(config_for(tmp_path / "b", face_set, epochs=3))
+    history = resumed.fit()
+    assert [h["epoch"] for h in history] == [2, 3]
+    faces = np.random.default_rng(0).random((2, 128, 128, 3)).astype(np.float32)
+    np.testing.assert_allclose(resumed.encoder(faces).numpy(), straight.encoder(faces).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(history[-1]["z_loss"], straight_history[-1]["z_loss"], rtol=1e-4)
+    with pytest.raises(InputError, match="other settings"):
+        EncoderTrainer(config_for(tmp_path / "b", face_set, epochs=3, input_size=48))
+
+
+def test_export_and_reload_give_identical_predictions(tmp_path):
+    encoder = build_encoder(input_size=32)
+    export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic"})
+    loaded = LoadedEncoder(str(tmp_path / "enc"))
+    faces = np.random.default_rng(2).random((3, 128, 128, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(faces).numpy(), encoder(faces, training=False).numpy())
+    assert loaded.meta["generator"] == "synthetic"
+    assert not os.path.exists(str(tmp_path / "enc") + ".partial")
+
+
+def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_set, synthetic):
+    class PoisonedAfterOneEpoch:
+        """The synthetic generator, returning NaN from its third call (epoch 2, step 1)."""
+        handle, label, is_standin = synthetic.handle, synthetic.label, True
+        calls = tf.Variable(0)  # counted in the graph: the step is traced once
+
+        def __call__(self, z):
+            images = synthetic(z)
+            poisoned = self.calls.assign_add(1) > 2
+            return tf.where(poisoned, tf.fill(tf.shape(images), np.nan), images)
+
+    config = config_for(tmp_path, face_set, epochs=3, pixel_weight=1.0)
+    trainer = EncoderTrainer(config, generator=PoisonedAfterOneEpoch())
+    with pytest.raises(TrainingDiverged, match="epoch 2, step 1"):
+        trainer.fit()
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-1")
+    resumed = EncoderTrainer(config)  # a healthy generator resumes from epoch 1
+    assert int(resumed.epoch.numpy()) == 1
+
+
+def test_real_faces_alternate_with_generated_ones(tmp_path, face_set, synthetic):
+    real = tmp_path / "real"
+    real.mkdir()
+    for i, image in enumerate(synthetic(np.random.default_rng(9).standard_normal((4, 512)).astype(np.float32))):
+        save_png(str(real / f"{i}.png"), image.numpy())
+    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=3, real_faces=str(real)))
+    history = trainer.fit()
+    assert [h["phase"] for h in history] == ["generated", "real", "generated"]
+    assert "z_loss" not in history[1] and "pixel_loss" in history[1]
+
+
+def run_fails(capsys, main, argv):
+    with pytest.raises(SystemExit) as exit_:
+        cli.run(main, argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and err.startswith("error: ") and "\n" not in err
+    return err
+
+
+def test_bad_training_input_gives_one_line(tmp_path, capsys, synthetic):
+    folder = tmp_path / "set"
+    write_face_set(str(folder), synthetic, 4, seed=1, batch_size=4)
+    base = ["--generator", "synthetic", "--train", str(folder), "--run", "bad",
+            "--perceptual-weight", "0", "--batch-size", "2", "--input-size", "32"]
+    (folder / "faces" / "000003.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is no png")
+    assert "corrupt" in run_fails(capsys, resnet.main, base)
+    os.remove(folder / "faces" / "000003.png")
+    assert "3 faces but" in run_fails(capsys, resnet.main, base)
+    np.save(folder / "latents.npy", np.zeros((3, 100), np.float32))
+    assert "shape" in run_fails(capsys, resnet.main, base)
+    assert "not found" in run_fails(capsys, resnet.main, ["--generator", "synthetic", "--online",
+                                                          "--facenet", str(tmp_path / "none.h5")])
+
+
+def test_resnet_test_end_to_end(tmp_path, synthetic):
+    faces = tmp_path / "test"
+    write_face_set(str(faces), synthetic, 4, seed=0, batch_size=4)
+    encoder = build_encoder(input_size=32)
+    export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic", "facenet_standin": False})
+    out = tmp_path / "results"
+    resnet_test.main(["--encoder", str(tmp_path / "enc"), "--faces", str(faces), "--out", str(out),
+                      "--batch-size", "3", "--interpolate", "5"])
+    record = __import__("json").loads((out / "metrics.json").read_text())
+    assert record["count"] == 4 and len(record["psnr"]) == 4 and record["seconds"] > 0
+    assert "latent_mae" in record and "STAND-IN" in record["label"]
+    latents = np.load(out / "latents.npy")
+    expected = encoder(np.stack([np.asarray(__import__("PIL.Image").Image.open(faces / "faces" / f"{i:06d}.png"))
+                                 for i in range(4)]).astype(np.float32) / 255.0, training=False).numpy()
+    np.testing.assert_allclose(latents, expected, atol=1e-4)
+    assert sorted(os.listdir(out / "reconstructions")) == [f"{i:06d}.png" for i in range(4)]
+    for name in ("grid.png", "interpolation.png", "interpolation.gif"):
+        assert (out / name).exists()
