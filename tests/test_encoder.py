@@ -163,3 +163,42 @@ def test_resnet_test_end_to_end(tmp_path, synthetic):
     assert sorted(os.listdir(out / "reconstructions")) == [f"{i:06d}.png" for i in range(4)]
     for name in ("grid.png", "interpolation.png", "interpolation.gif"):
         assert (out / name).exists()
+
+
+def test_slerp_keeps_to_the_latent_shell():
+    from faceinv.interpolation import slerp
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(512), rng.standard_normal(512)
+    np.testing.assert_allclose(slerp(a, b, 0.0), a, atol=1e-5)
+    np.testing.assert_allclose(slerp(a, b, 1.0), b, atol=1e-5)
+    middle = slerp(a, b, 0.5)
+    linear = 0.5 * (a + b)
+    assert np.linalg.norm(middle) > 1.3 * np.linalg.norm(linear)  # the straight line sags inward
+    assert abs(np.linalg.norm(middle) - 0.5 * (np.linalg.norm(a) + np.linalg.norm(b))) < 1e-3
+
+
+def test_scripts_have_help_and_resnet_test_needs_an_encoder(tmp_path, capsys, synthetic):
+    for main in (resnet.main, resnet_test.main):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--help"])
+        assert exit_.value.code == 0 and "--generator" in capsys.readouterr().out
+    faces = tmp_path / "test"
+    write_face_set(str(faces), synthetic, 2, seed=0, batch_size=2)
+    assert "no exported encoder" in run_fails(
+        capsys, resnet_test.main, ["--encoder", str(tmp_path / "none"), "--faces", str(faces)])
+
+
+def test_mixed_precision_computes_in_float16_and_exports(tmp_path, face_set):
+    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=1, mixed_precision=True))
+    conv = next(layer for layer in trainer.encoder.layers if layer.name == "stem_conv")
+    assert conv.compute_dtype == "float16" and trainer.encoder.layers[-1].dtype == "float32"
+    assert np.isfinite(trainer.fit()[0]["loss"])
+    trainer.export()
+    faces = np.zeros((1, 128, 128, 3), np.float32)
+    assert LoadedEncoder(trainer.config.export_dir)(faces).dtype == tf.float32
+    assert keras_policy() == "float32"  # later models are built in float32 again
+
+
+def keras_policy():
+    import keras
+    return keras.mixed_precision.global_policy().name
