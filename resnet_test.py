@@ -68,8 +68,11 @@ def main(argv=None):
         return latents.numpy(), np.asarray(generator(latents))
 
     recover(targets[:1])  # trace outside the clock
+    bar, outputs = cli.progress(len(targets)), []
     start = time.perf_counter()
-    outputs = [recover(targets[i:i + args.batch_size]) for i in range(0, len(targets), args.batch_size)]
+    for i in range(0, len(targets), args.batch_size):
+        outputs.append(recover(targets[i:i + args.batch_size]))
+        bar.add(len(outputs[-1][0]))
     seconds = time.perf_counter() - start
     latents = np.concatenate([o[0] for o in outputs])
     reconstructions = np.concatenate([o[1] for o in outputs])
