@@ -15,12 +15,11 @@ import os
 import time
 
 import numpy as np
-import tensorflow as tf
 
-from faceinv import cli, files, metrics
+from faceinv import cli, metrics
 from faceinv.encoder import LoadedEncoder
 from faceinv.errors import InputError
-from faceinv.face_sets import is_face_set, read_face_set
+from faceinv.face_sets import read_targets
 from faceinv.generators import load_generator, sample_latents
 from faceinv.interpolation import write_interpolation
 from faceinv.results import write_results
@@ -47,20 +46,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.batch_size <= 0:
         raise InputError(f"the batch size must be positive, not {args.batch_size}")
-    if is_face_set(args.faces):
-        targets, true_latents, _ = read_face_set(args.faces)
-        names = [f"{i:06d}.png" for i in range(len(targets))]
-    else:
-        targets, names = files.read_face_folder(args.faces)
-        true_latents = None
     encoder = LoadedEncoder(args.encoder)
     generator = load_generator(args.generator or encoder.meta["generator"])
-    resolution = generator(sample_latents(1, 0)).shape[1]  # also warms the generator up
-    if targets.shape[1:3] != (resolution, resolution):
-        targets = tf.image.resize(targets, [resolution, resolution]).numpy()
-    label = generator.label
-    if encoder.meta.get("facenet_standin"):
-        label += " | encoder trained with a STAND-IN random FaceNet"
+    targets, names, true_latents, _ = read_targets(args.faces, generator.resolution)
+    label = encoder.label(generator.label)
     print(f"generator: {generator.label}")
 
     def recover(batch):
@@ -84,7 +73,8 @@ def main(argv=None):
             metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999)).mean())
     out = args.out or os.path.join(PATH_RESULTS, args.method)
     record = write_results(out, args.method, names, targets, reconstructions, latents, label, seconds,
-                           true_latents, {"encoder": os.path.abspath(args.encoder), **baselines})
+                           args.faces, 1, true_latents, {"encoder": os.path.abspath(args.encoder), "arguments": vars(args),
+                                         **baselines})
     summary = (f"{len(names)} faces in {seconds:.2f} s, PSNR {record['psnr_mean']:.2f} dB "
                f"(mean-latent face: {baselines['mean_latent_psnr']:.2f} dB)")
     if true_latents is not None:

@@ -87,3 +87,9 @@ class LoadedEncoder:
 
     def __call__(self, faces):
         return self._serve(faces=tf.convert_to_tensor(faces, tf.float32))["latents"]
+
+    def label(self, generator_label):
+        """A results label: the generator's, plus a warning if a stand-in FaceNet trained this encoder."""
+        if self.meta.get("facenet_standin"):
+            return generator_label + " | encoder trained with a STAND-IN random FaceNet"
+        return generator_label

@@ -9,6 +9,7 @@ One folder per set, written by generate_faces.py and read by the other scripts:
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from faceinv import files
 from faceinv.cli import progress
@@ -136,3 +137,19 @@ def read_face_set(folder):
     paths, latents, meta = face_set_files(folder)
     images, _ = files.read_face_folder(os.path.dirname(paths[0]), [os.path.basename(p) for p in paths])
     return images, latents, meta
+
+
+def read_targets(folder, resolution):
+    """Faces to invert, resized to the generator's `resolution`: a face set (with its
+    true latents, so latent errors can be measured) or any folder of same-size faces.
+    Returns images [N, R, R, 3], file names, true latents or None, and the set's meta."""
+    if is_face_set(folder):
+        images, true_latents, meta = read_face_set(folder)
+        names = [face_name(i) for i in range(len(images))]
+    else:
+        images, names = files.read_face_folder(folder)
+        true_latents, meta = None, {}
+    if images.shape[1:3] != (resolution, resolution):
+        images = tf.image.resize(images, [resolution, resolution], antialias=True).numpy()
+        images = np.clip(images, 0.0, 1.0)
+    return images, names, true_latents, meta

@@ -17,7 +17,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PNG_LEVEL = 3  # zlib level: 2.6x faster to encode than PIL's 6, files 13% larger
 
 
-def _atomic(path, write):
+def atomic_write(path, write):
+    """Call write(tmp) on a temporary name beside `path`, then rename it into place."""
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}-{threading.get_ident()}"
     try:
@@ -43,22 +44,25 @@ def save_png(path, image, label=None):
     def write(tmp):
         with open(tmp, "wb") as f:
             Image.fromarray(array).save(f, format="PNG", pnginfo=info, compress_level=PNG_LEVEL)
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def save_npy(path, array):
     def write(tmp):
         with open(tmp, "wb") as f:
             np.save(f, array)
-    _atomic(path, write)
+    atomic_write(path, write)
+
+
+def save_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    atomic_write(path, write)
 
 
 def save_json(path, data):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-    _atomic(path, write)
+    save_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def load_json(path):
@@ -66,9 +70,18 @@ def load_json(path):
         return json.load(f)
 
 
-def image_grid(images, columns, label=None):
-    """Tile [N, H, W, 3] images into one uint8 picture; `label` is printed in a
-    banner above, so a grid made with a stand-in says so wherever it is shown."""
+def _banner(width, texts, spacing, colour):
+    banner = Image.new("RGB", (width, 16), (255, 255, 255))
+    draw = ImageDraw.Draw(banner)
+    for i, text in enumerate(texts):
+        draw.text((3 + i * spacing, 2), text, fill=colour)
+    return np.asarray(banner)
+
+
+def image_grid(images, columns, label=None, column_titles=None):
+    """Tile [N, H, W, 3] images into one uint8 picture. `label` is printed in a
+    banner above, so a grid made with a stand-in says so wherever it is shown;
+    `column_titles` name the columns in a second banner."""
     images = to_uint8(images) if np.asarray(images).dtype != np.uint8 else np.asarray(images)
     n, h, w, c = images.shape
     columns = max(1, min(columns, n))
@@ -77,15 +90,15 @@ def image_grid(images, columns, label=None):
     for i, image in enumerate(images):
         r, col = divmod(i, columns)
         grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-    if not label:
-        return grid
-    banner = Image.new("RGB", (grid.shape[1], 16), (255, 255, 255))
-    ImageDraw.Draw(banner).text((3, 2), label, fill=(180, 0, 0))
-    return np.concatenate([np.asarray(banner), grid], axis=0)
+    if column_titles:
+        grid = np.concatenate([_banner(grid.shape[1], column_titles, w, (0, 0, 0)), grid], axis=0)
+    if label:
+        grid = np.concatenate([_banner(grid.shape[1], [label], 0, (180, 0, 0)), grid], axis=0)
+    return grid
 
 
-def save_grid(path, images, columns, label=None):
-    save_png(path, image_grid(images, columns, label), label)
+def save_grid(path, images, columns, label=None, column_titles=None):
+    save_png(path, image_grid(images, columns, label, column_titles), label)
 
 
 def list_images(folder):

@@ -12,6 +12,7 @@ and `is_standin`. Handles:
 - `progan-standin`: the ProGAN-128 architecture with random weights, exported
   once as a TF1 Hub module under saved_model/ and then loaded as a folder.
 """
+import functools
 import hashlib
 import os
 import tempfile
@@ -113,11 +114,18 @@ def build_progan_standin(folder=STANDIN_FOLDER):
     return folder
 
 
+@functools.lru_cache(maxsize=1)
+def _synthetic():
+    """One renderer per process: it is immutable, and its XLA programs, compiled on
+    first use, then serve every script that a driver such as reproduce_table1.py calls."""
+    from faceinv.synthetic import SyntheticFaces
+    return SyntheticFaces()
+
+
 def load_generator(handle=PROGAN_HANDLE):
     """Return the generator named by `handle` (see the module docstring)."""
     if handle == SYNTHETIC:
-        from faceinv.synthetic import SyntheticFaces
-        return SyntheticFaces()
+        return _synthetic()
     if handle == PROGAN_STANDIN:
         return _load_folder(build_progan_standin(), PROGAN_STANDIN)
     if handle.startswith(("https://", "http://", "gs://")):

@@ -31,9 +31,7 @@ def write_interpolation(folder, generator, start, end, frames, label, stem="inte
     images = files.to_uint8(np.asarray(generator(latents)))
     os.makedirs(folder, exist_ok=True)
     files.save_grid(os.path.join(folder, stem + ".png"), images, frames, label)
-    gif = os.path.join(folder, stem + ".gif")
-    tmp = gif + ".tmp"
     pictures = [Image.fromarray(i) for i in list(images) + list(images[::-1])]
-    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=80, loop=0)
-    os.replace(tmp, gif)
+    files.atomic_write(os.path.join(folder, stem + ".gif"), lambda tmp: pictures[0].save(
+        tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=80, loop=0))
     return latents

@@ -1,5 +1,12 @@
-"""The encoder's losses (Bayat et al. 2020, section 3), each a scalar mean."""
+"""Losses of the encoder and of gradient-based recovery.
+
+The `*_per_face` forms return one value per face [N]: the optimisation baselines
+need them, so that each face's latent follows its own loss alone. The scalar
+forms are their means over the batch.
+"""
 import tensorflow as tf
+
+from faceinv import metrics
 
 
 def z_loss(true_latents, predicted_latents):
@@ -12,12 +19,27 @@ def pixel_loss(targets, reconstructions):
     return tf.reduce_mean(tf.abs(targets - reconstructions))
 
 
-def perceptual_loss(target_features, reconstruction_features):
-    """Mean over FaceNet's concatenation layers of the per-layer mean squared error."""
-    per_layer = [tf.reduce_mean(tf.square(a - b)) for a, b in zip(target_features, reconstruction_features)]
+def perceptual_per_face(target_features, reconstruction_features):
+    """Mean over FaceNet's concatenation layers of each face's per-layer mean squared error."""
+    per_layer = [tf.reduce_mean(tf.square(a - b), axis=[1, 2, 3])
+                 for a, b in zip(target_features, reconstruction_features)]
     return tf.add_n(per_layer) / len(per_layer)
+
+
+def perceptual_loss(target_features, reconstruction_features):
+    """The paper's perceptual loss: `perceptual_per_face` averaged over the batch."""
+    return tf.reduce_mean(perceptual_per_face(target_features, reconstruction_features))
 
 
 def embedding_distance(target_embeddings, reconstruction_embeddings):
     """Mean cosine distance (1 - cos) between unit FaceNet embeddings: 0 same, 2 opposite."""
     return tf.reduce_mean(1.0 - tf.reduce_sum(target_embeddings * reconstruction_embeddings, axis=-1))
+
+
+IMAGE_LOSSES = {
+    "mae": lambda t, r: tf.reduce_mean(tf.abs(t - r), axis=[1, 2, 3]),
+    "mse": lambda t, r: tf.reduce_mean(tf.square(t - r), axis=[1, 2, 3]),
+    "ssim": lambda t, r: 1.0 - metrics.ssim(t, r),
+    "ms-ssim": lambda t, r: 1.0 - metrics.ms_ssim(t, r),
+}
+"""Image losses per face [N], 0 for identical images; "facenet" (perceptual_per_face) needs FaceNet."""

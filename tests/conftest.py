@@ -12,8 +12,9 @@ TINY_LABEL = "STAND-IN: tiny random ProGAN-architecture module for tests"
 
 @pytest.fixture(scope="session")
 def synthetic():
-    from faceinv.synthetic import SyntheticFaces
-    return SyntheticFaces()
+    """The process-wide renderer that the scripts get too, so XLA compiles it once."""
+    from faceinv.generators import load_generator
+    return load_generator("synthetic")
 
 
 @pytest.fixture(scope="session")

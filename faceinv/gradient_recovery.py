@@ -1,0 +1,179 @@
+"""Latent recovery by gradient descent through the generator (Lipton and
+Tripathi 2017): the paper's baselines and the encoder-initialised hybrid.
+
+A batch of faces is optimised at once, one tf.function per step. The objective
+is the sum of the faces' own losses, and Adam works entry by entry, so every
+face follows its own loss: the batch shares only the arithmetic.
+"""
+import dataclasses
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from faceinv import losses
+from faceinv.errors import InputError
+
+FACENET = "facenet"
+LOSS_NAMES = tuple(losses.IMAGE_LOSSES) + (FACENET,)
+
+
+def parse_loss_weights(spec):
+    """'mae' or 'mae=1,ms-ssim=0.5' -> {'mae': 1.0, 'ms-ssim': 0.5}."""
+    weights = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, weight = part.partition("=")
+        name = name.strip().lower()
+        if name not in LOSS_NAMES:
+            raise InputError(f"unknown loss {name!r} in {spec!r}; choose from {', '.join(LOSS_NAMES)}")
+        try:
+            weights[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise InputError(f"loss weight {weight!r} of {name} is not a number") from None
+        if not np.isfinite(weights[name]) or weights[name] < 0:
+            raise InputError(f"loss weight of {name} must be finite and non-negative, not {weight}")
+    weights = {k: w for k, w in weights.items() if w > 0}
+    if not weights:
+        raise InputError(f"no loss with a positive weight in {spec!r}")
+    return weights
+
+
+class ImageLoss:
+    """A weighted sum of per-face image losses [N]; FaceNet features of the
+    targets are computed once per batch, not at every step."""
+
+    def __init__(self, weights, facenet=None):
+        if FACENET in weights and facenet is None:
+            raise ValueError("the facenet loss needs a FaceNet")
+        self.weights, self.facenet = dict(weights), facenet
+
+    def target_features(self, targets):
+        return self.facenet(targets)[0] if FACENET in self.weights else []
+
+    def __call__(self, targets, target_features, images):
+        targets = tf.convert_to_tensor(targets, tf.float32)  # NumPy - tensor would drop the gradient
+        terms = {}
+        for name in self.weights:
+            if name == FACENET:
+                terms[name] = losses.perceptual_per_face(target_features, self.facenet(images)[0])
+            else:
+                terms[name] = losses.IMAGE_LOSSES[name](targets, images)
+        total = tf.add_n([weight * terms[name] for name, weight in self.weights.items()])
+        return total, terms
+
+
+class LatentAdam:
+    """Adam (Kingma and Ba 2015, epsilon 1e-8 as in TF1) on a latent variable,
+    written out so that its state can be reset between batches without retracing."""
+
+    def __init__(self, variable, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+        self.learning_rate, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
+        self.m = tf.Variable(tf.zeros_like(variable), trainable=False)
+        self.v = tf.Variable(tf.zeros_like(variable), trainable=False)
+        self.t = tf.Variable(0.0, trainable=False)
+
+    def reset(self):
+        for state in (self.m, self.v):
+            state.assign(tf.zeros_like(state))
+        self.t.assign(0.0)
+
+    def apply(self, variable, gradient):
+        self.t.assign_add(1.0)
+        self.m.assign(self.beta1 * self.m + (1.0 - self.beta1) * gradient)
+        self.v.assign(self.beta2 * self.v + (1.0 - self.beta2) * tf.square(gradient))
+        m_hat = self.m / (1.0 - tf.pow(self.beta1, self.t))
+        v_hat = self.v / (1.0 - tf.pow(self.beta2, self.t))
+        variable.assign_sub(self.learning_rate * m_hat / (tf.sqrt(v_hat) + self.epsilon))
+
+
+def stochastic_clip(latents, bound, rng):
+    """Replace every entry outside [-bound, bound] by a fresh uniform draw from it
+    (Lipton and Tripathi 2017). It assigns to the optimised variable itself: the
+    authors' script clipped a NumPy copy, which never reached the optimiser."""
+    fresh = rng.uniform(tf.shape(latents), -bound, bound)
+    latents.assign(tf.where(tf.abs(latents) > bound, fresh, latents))
+
+
+@dataclasses.dataclass
+class Recovery:
+    latents: np.ndarray         # [N, 512] after the last step
+    images: np.ndarray          # [N, H, W, 3]: the generator's faces for them
+    curves: dict                # "loss" and each term -> [steps + 1], mean over faces
+    final_loss: np.ndarray      # [N]: each face's loss after the last step
+    seconds: float              # wall time of the optimisation, tracing excluded
+    evaluations_per_face: int   # generator passes per face (forward + backward counts one)
+
+
+def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=0.01,
+                    clip_bound=None, seed=0, batch_size=50, progress=None):
+    """Optimise latents so that generator(latent) matches each target face.
+
+    Curves hold the loss of the latents before each step and, last, after the
+    final one. The first batch's step is traced and discarded before the clock
+    starts, so `seconds` is comparable with an encoder's."""
+    targets = np.asarray(targets, np.float32)
+    initial_latents = np.asarray(initial_latents, np.float32)
+    count = len(targets)
+    if steps < 0 or batch_size <= 0 or count == 0:
+        raise InputError(f"need faces, steps >= 0 and a positive batch size "
+                         f"(got {count} faces, {steps} steps, batch {batch_size})")
+    width = min(batch_size, count)
+    latents = tf.Variable(tf.zeros([width, initial_latents.shape[1]]), name="latents")
+    adam = LatentAdam(latents, learning_rate)
+    rng = tf.random.Generator.from_seed(seed)
+
+    @tf.function
+    def step(batch, features):
+        with tf.GradientTape() as tape:
+            total, terms = image_loss(batch, features, generator(latents))
+            objective = tf.reduce_sum(total)
+        adam.apply(latents, tape.gradient(objective, latents))
+        if clip_bound:
+            stochastic_clip(latents, clip_bound, rng)
+        return total, terms
+
+    @tf.function
+    def evaluate(batch, features):
+        images = generator(latents)
+        total, terms = image_loss(batch, features, images)
+        return images, total, terms
+
+    def pad(array, start):
+        """Rows start..start+width, the last one repeated to fill a short final batch."""
+        rows = array[start:start + width]
+        return np.concatenate([rows, np.repeat(rows[-1:], width - len(rows), axis=0)])
+
+    def begin_batch(start):
+        batch = pad(targets, start)
+        latents.assign(pad(initial_latents, start))
+        adam.reset()
+        return batch, image_loss.target_features(batch)
+
+    if steps:  # trace outside the clock, then start from scratch
+        step(*begin_batch(0))
+    rng.reset_from_seed(seed)
+
+    sums = {name: np.zeros(steps + 1) for name in ("loss", *image_loss.weights)}
+    out_latents, out_images, final_loss = [], [], []
+    start_time = time.perf_counter()
+    for start in range(0, count, width):
+        real = min(width, count - start)
+        batch, features = begin_batch(start)
+        history = []
+        for _ in range(steps):
+            history.append(step(batch, features))
+            if progress is not None:
+                progress.add(1)
+        images, total, terms = evaluate(batch, features)
+        history.append((total, terms))
+        for t, (total, terms) in enumerate(history):
+            sums["loss"][t] += float(tf.reduce_sum(total[:real]))
+            for name, value in terms.items():
+                sums[name][t] += float(tf.reduce_sum(value[:real]))
+        out_latents.append(latents.numpy()[:real])
+        out_images.append(np.asarray(images)[:real])
+        final_loss.append(np.asarray(total)[:real])
+    seconds = time.perf_counter() - start_time
+    return Recovery(np.concatenate(out_latents), np.concatenate(out_images),
+                    {name: values / count for name, values in sums.items()},
+                    np.concatenate(final_loss), seconds, steps + 1)

@@ -1,0 +1,185 @@
+"""The paper's Table 1 and Figure 4, rebuilt from results folders.
+
+Every number is measured here from the files the methods wrote: the targets
+(the face set or folder named in metrics.json), the saved reconstructions and
+latents.npy. Only the timings and generator-pass counts are copied from
+metrics.json, since they cannot be measured after the fact.
+"""
+import csv
+import io
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from faceinv import files, metrics
+from faceinv.errors import InputError
+from faceinv.face_sets import read_targets
+from faceinv.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
+
+# DESIGN.md section 5: 50 generated test faces, one RTX 2080 Ti.
+# (PSNR dB, FaceNet cosine distance, which the paper calls "FID", seconds for 50 faces)
+PAPER_TABLE1 = {
+    "adam": (18.41, 1.96, 1143.90),
+    "stochastic-clipping": (19.06, 1.98, 1135.24),
+    "resnet-z": (11.06, 1.94, 3.27),
+    "resnet-z-perceptual": (16.30, 1.98, 3.96),
+}
+# Results subfolders in the paper's order, then the hybrid; other subfolders follow by name.
+ROW_ORDER = ("adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "hybrid")
+FIGURE_TITLES = {"adam": "Adam", "stochastic-clipping": "stoch. clip", "resnet-z": "encoder z",
+                 "resnet-z-perceptual": "enc. z+perc", "hybrid": "hybrid"}
+COLUMNS = ["folder", "method", "generator", "faces", "psnr_db", "ssim", "ms_ssim", "facenet_cosine_similarity",
+           "latent_cosine", "latent_mae", "seconds", "seconds_per_face", "generator_passes_per_face",
+           "paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"]
+
+
+def describe(folder_name, record):
+    """The row's name, with the settings that define it."""
+    steps = record.get("steps")
+    if folder_name in ("adam", "stochastic-clipping"):
+        return f"{'Adam' if folder_name == 'adam' else 'stochastic clipping'}, {steps} steps"
+    if folder_name == "resnet-z":
+        return "encoder, z-loss"
+    if folder_name == "resnet-z-perceptual":
+        return "encoder, z + perceptual loss"
+    if folder_name == "hybrid":
+        return f"hybrid: encoder + {steps} Adam steps"
+    return folder_name + (f", {steps} steps" if steps is not None else "")
+
+
+def method_folders(root):
+    """Subfolders of `root` that hold a method's results, in the table's order."""
+    if not os.path.isdir(root):
+        raise InputError(f"results folder {root} does not exist")
+    found = sorted(n for n in os.listdir(root) if os.path.exists(os.path.join(root, n, METRICS)))
+    if not found:
+        raise InputError(f"no method results (*/{METRICS}) under {root}")
+    known = [n for n in ROW_ORDER if n in found]
+    return known + [n for n in found if n not in known]
+
+
+class _Targets:
+    """Target faces and true latents, read once per faces folder."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def __call__(self, folder, resolution):
+        key = (folder, resolution)
+        if key not in self._cache:
+            if not os.path.exists(folder):
+                raise InputError(f"the faces {folder} named in a metrics.json are gone; "
+                                 "pass --faces to say where they are now")
+            images, names, latents, _ = read_targets(folder, resolution)
+            self._cache[key] = dict(zip(names, images)), (dict(zip(names, latents)) if latents is not None else None)
+        return self._cache[key]
+
+
+def _read_reconstructions(folder, names):
+    return np.stack([files.read_image(os.path.join(folder, RECONSTRUCTIONS, png_name(n))) for n in names])
+
+
+def measure(root, facenet, faces=None):
+    """One row per method under `root`: figures measured from its files.
+    Returns the rows and, per method, the target and reconstruction images."""
+    targets_of, rows, images = _Targets(), [], {}
+    for name in method_folders(root):
+        folder = os.path.join(root, name)
+        record = files.load_json(os.path.join(folder, METRICS))
+        names = record["names"]
+        recon = _read_reconstructions(folder, names)
+        by_name, true_by_name = targets_of(faces or record["faces"], recon.shape[1])
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise InputError(f"{folder}: face {missing[0]} is not in {faces or record['faces']}")
+        targets = np.stack([by_name[n] for n in names])
+        _, target_embeddings = facenet(tf.constant(targets))
+        _, recon_embeddings = facenet(tf.constant(recon))
+        row = {"folder": name, "method": describe(name, record), "generator": record["label"], "faces": len(names),
+               "psnr_db": float(metrics.psnr(targets, recon).mean()),
+               "ssim": float(np.mean(metrics.ssim(targets, recon))),
+               "ms_ssim": float(np.mean(metrics.ms_ssim(targets, recon))),
+               "facenet_cosine_similarity": float(np.mean(np.sum(
+                   np.asarray(target_embeddings) * np.asarray(recon_embeddings), axis=1))),
+               "seconds": record["seconds"], "seconds_per_face": record["seconds"] / len(names),
+               "generator_passes_per_face": record.get("generator_evaluations_per_face")}
+        if true_by_name is not None:
+            latents = np.load(os.path.join(folder, LATENTS))
+            true = np.stack([true_by_name[n] for n in names])
+            row["latent_cosine"] = float(metrics.latent_cosine(true, latents).mean())
+            row["latent_mae"] = float(metrics.latent_mae(true, latents).mean())
+        paper = PAPER_TABLE1.get(name)
+        if paper:
+            row.update(zip(("paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"), paper))
+        rows.append(row)
+        images[name] = (names, targets, recon)
+    return rows, images
+
+
+def _cell(value, digits):
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def table_markdown(rows, facenet_label):
+    header = ["method", "PSNR (dB)", "SSIM", "MS-SSIM", "FaceNet cos. sim.", "latent cos.", "latent MAE",
+              "time (s)", "s / face", "generator passes / face", "paper PSNR", "paper FaceNet cos. dist.",
+              "paper time (s, 50 faces)"]
+    keys = [("method", 0), ("psnr_db", 2), ("ssim", 3), ("ms_ssim", 3), ("facenet_cosine_similarity", 3),
+            ("latent_cosine", 3), ("latent_mae", 3), ("seconds", 2), ("seconds_per_face", 3),
+            ("generator_passes_per_face", 0), ("paper_psnr_db", 2), ("paper_facenet_cosine_distance", 2),
+            ("paper_seconds_50_faces", 2)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(k), d) for k, d in keys) + " |")
+    generators = sorted({row["generator"] for row in rows})
+    notes = [f"Generator: {g}" for g in generators]
+    notes.append(f"FaceNet for the similarity column: {facenet_label}.")
+    notes.append("Paper columns: Bayat et al. 2020, Table 1 (real ProGAN-128, one RTX 2080 Ti); "
+                 "its \"FID\" column is a FaceNet cosine distance (1 - cos).")
+    by_folder = {row["folder"]: row for row in rows}
+    hybrid, clipping = by_folder.get("hybrid"), by_folder.get("stochastic-clipping")
+    if hybrid and clipping and hybrid["generator_passes_per_face"] and clipping["generator_passes_per_face"]:
+        notes.append(f"Hybrid against stochastic clipping: {hybrid['psnr_db'] - clipping['psnr_db']:+.2f} dB "
+                     f"PSNR with {clipping['generator_passes_per_face'] / hybrid['generator_passes_per_face']:.1f}x "
+                     "fewer generator passes per face.")
+    return "\n".join(["# Table 1: latent recovery of the test faces", "", *lines, "", *notes]) + "\n"
+
+
+def table_csv(rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in COLUMNS})
+    return text.getvalue()
+
+
+def figure(images, max_faces):
+    """Figure 4's grid: targets, then each method's reconstruction, one row per face."""
+    order = list(images)
+    names = images[order[0]][0][:max_faces]
+    columns = [images[order[0]][1][:len(names)]]
+    for method in order:
+        method_names, _, recon = images[method]
+        index = {n: i for i, n in enumerate(method_names)}
+        if all(n in index for n in names):
+            columns.append(recon[[index[n] for n in names]])
+        else:
+            order.remove(method)
+    grid = np.stack(columns, axis=1).reshape(-1, *columns[0].shape[1:])
+    return grid, ["target"] + [FIGURE_TITLES.get(m, m)[:14] for m in order]
+
+
+def write_report(root, out, facenet, faces=None, figure_faces=8):
+    """table1.md, table1.csv and figure4.png in `out`, from the methods under `root`."""
+    rows, images = measure(root, facenet, faces)
+    os.makedirs(out, exist_ok=True)
+    files.save_text(os.path.join(out, "table1.md"), table_markdown(rows, facenet.label))
+    files.save_text(os.path.join(out, "table1.csv"), table_csv(rows))
+    grid, titles = figure(images, figure_faces)
+    label = " / ".join(sorted({row["generator"] for row in rows}))
+    files.save_grid(os.path.join(out, "figure4.png"), grid, len(titles), label, titles)
+    return rows
