@@ -21,7 +21,7 @@ def pixel_loss(targets, reconstructions):
 
 def perceptual_per_face(target_features, reconstruction_features):
     """Mean over FaceNet's concatenation layers of each face's per-layer mean squared error."""
-    per_layer = [tf.reduce_mean(tf.square(a - b), axis=[1, 2, 3])
+    per_layer = [tf.reduce_mean(tf.square(a - b), axis=tf.range(1, tf.rank(a)))
                  for a, b in zip(target_features, reconstruction_features)]
     return tf.add_n(per_layer) / len(per_layer)
 

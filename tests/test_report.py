@@ -1,0 +1,102 @@
+import csv
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import reproduce_table1
+from faceinv import files, metrics
+from faceinv.errors import InputError
+from faceinv.face_sets import read_face_set, write_face_set
+from faceinv.facenet import load_facenet
+from faceinv.report import write_report
+from faceinv.results import write_results
+
+
+@pytest.fixture(scope="module")
+def facenet():
+    return load_facenet("random")
+
+
+@pytest.fixture
+def results(tmp_path, synthetic):
+    """Two methods' results on three synthetic faces: a noisy 'adam', an exact 'hybrid'."""
+    faces = str(tmp_path / "faces")
+    write_face_set(faces, synthetic, 3, seed=0, batch_size=4)
+    targets, latents, _ = read_face_set(faces)
+    names = [f"{i:06d}.png" for i in range(3)]
+    noisy = np.clip(targets + np.random.default_rng(0).normal(0, 0.05, targets.shape), 0, 1)
+    root = tmp_path / "results"
+    write_results(str(root / "adam"), "adam", names, targets, noisy, latents + 0.5, synthetic.label,
+                  12.0, faces, 201, latents, {"steps": 200})
+    write_results(str(root / "hybrid"), "hybrid", names, targets, targets, latents, synthetic.label,
+                  3.0, faces, 31, latents, {"steps": 30})
+    return root, faces, targets, noisy
+
+
+def read_rows(path):
+    with open(path) as f:
+        return {row["folder"]: row for row in csv.DictReader(f)}
+
+
+def test_the_table_is_measured_from_the_files(results, facenet, tmp_path):
+    root, _, targets, noisy = results
+    write_report(str(root), str(root), facenet)
+    rows = read_rows(root / "table1.csv")
+    adam, hybrid = rows["adam"], rows["hybrid"]
+    expected = metrics.psnr(targets, files.to_uint8(noisy) / 255.0).mean()
+    assert float(adam["psnr_db"]) == pytest.approx(expected, abs=1e-4)
+    assert float(adam["latent_mae"]) == pytest.approx(0.5, abs=1e-5)
+    assert float(adam["paper_psnr_db"]) == 18.41 and hybrid["paper_psnr_db"] == ""
+    assert float(hybrid["latent_cosine"]) == pytest.approx(1.0, abs=1e-6)
+    assert float(hybrid["ssim"]) > float(adam["ssim"]) and float(hybrid["ms_ssim"]) > float(adam["ms_ssim"])
+    assert float(hybrid["facenet_cosine_similarity"]) > 0.99
+    assert float(adam["seconds_per_face"]) == pytest.approx(4.0)
+    assert adam["generator_passes_per_face"] == "201"
+    table = (root / "table1.md").read_text()
+    assert "| Adam, 200 steps |" in table and "hybrid: encoder + 30 Adam steps" in table
+    assert "STAND-IN" in table and "randomly initialised FaceNet" in table
+    figure = Image.open(root / "figure4.png")
+    assert figure.size == (3 * 128, 3 * 128 + 32)  # target, adam, hybrid; two banners
+
+
+def test_changing_a_result_file_changes_the_table(results, facenet):
+    root, *_ = results
+    write_report(str(root), str(root), facenet)
+    before = read_rows(root / "table1.csv")
+    Image.new("RGB", (128, 128)).save(root / "hybrid" / "reconstructions" / "000001.png")
+    record = files.load_json(root / "adam" / "metrics.json")
+    record["seconds"] = 99.0
+    files.save_json(root / "adam" / "metrics.json", record)
+    write_report(str(root), str(root), facenet)
+    after = read_rows(root / "table1.csv")
+    assert float(after["hybrid"]["psnr_db"]) < float(before["hybrid"]["psnr_db"]) - 10
+    assert float(after["adam"]["seconds"]) == 99.0
+    assert after["adam"]["psnr_db"] == before["adam"]["psnr_db"]
+
+
+def test_bad_results_folders(results, facenet, tmp_path):
+    root, faces, *_ = results
+    with pytest.raises(InputError, match="does not exist"):
+        write_report(str(tmp_path / "nowhere"), str(tmp_path), facenet)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no method results"):
+        write_report(str(tmp_path / "empty"), str(tmp_path), facenet)
+    os.rename(faces, faces + "_moved")
+    with pytest.raises(InputError, match="--faces"):
+        write_report(str(root), str(root), facenet)
+    write_report(str(root), str(root), facenet, faces=faces + "_moved")
+
+
+def test_one_command_runs_the_whole_comparison(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    reproduce_table1.main(["--generator", "synthetic", "--setting", "smoke"])
+    rows = read_rows(tmp_path / "results" / "synthetic" / "table1.csv")
+    assert list(rows) == ["adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "hybrid"]
+    assert all(float(r["psnr_db"]) > 5 for r in rows.values())
+    assert rows["hybrid"]["generator_passes_per_face"] == "2"
+    assert (tmp_path / "results" / "synthetic" / "figure4.png").exists()
+    capsys.readouterr()
+    reproduce_table1.main(["--generator", "synthetic", "--setting", "smoke"])
+    assert capsys.readouterr().out.count("done before with these arguments") == 5
