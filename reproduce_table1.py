@@ -5,10 +5,11 @@
 
 Steps, each printed as the command that would run it alone:
   1. generate_faces.py   the 50 test faces (paper setting: also the 100k training faces)
-  2. resnet.py           the z-loss encoder and the z + perceptual encoder
-  3. resnet_test.py      both encoders on the test faces
+  2. resnet.py           the z-loss encoder and the z + perceptual encoder (and, if the
+                         hybrid starts from it, a z + pixel encoder)
+  3. resnet_test.py      the encoders on the test faces
   4. gradient_based_recovery.py   adam, stochastic-clipping (200 steps each) and the
-                         hybrid (encoder-init: the z + perceptual encoder, then a few steps)
+                         hybrid (encoder-init: an encoder's guess, then 30 steps)
   5. report_table1.py    table1.md, table1.csv, figure4.png
 Results go to results/<generator>/, encoders to saved_model/encoder_<generator>-<setting>-*.
 Rerun the same command after a kill: face sets and encoder training resume, and a
@@ -33,27 +34,30 @@ PATH_FACENET = "saved_model/facenet_keras.h5"
 GENERATOR = PROGAN_HANDLE
 
 # Per setting: the training faces (a set size, or None to render them online), the
-# encoders' training flags, the steps of the baselines and of the hybrid, the FaceNet.
+# encoders' training flags, the steps of the baselines and of the hybrid, the encoder
+# the hybrid starts from, the FaceNet. On a CPU, in minutes, only the pixel loss
+# teaches an encoder more than the mean face (README, "The offline comparison").
 SETTINGS = {
     "paper": {
         "train_faces": 100_000,
         "encoder": [],  # resnet.py's defaults are the paper's
-        "encoder_z": [], "encoder_perceptual": [],
-        "steps": 200, "hybrid_steps": 30, "facenet": PATH_FACENET,
+        "encoder_z": [], "encoder_perceptual": [], "encoder_pixel": [],
+        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-perceptual", "facenet": PATH_FACENET,
     },
     "cpu": {
         "train_faces": None,
         "encoder": ["--online", "--input-size", "64", "--epochs", "3", "--lr", "1e-3"],
         "encoder_z": ["--batch-size", "32", "--steps-per-epoch", "60"],
         "encoder_perceptual": ["--batch-size", "16", "--steps-per-epoch", "20"],
-        "steps": 200, "hybrid_steps": 30, "facenet": "random",
+        "encoder_pixel": ["--batch-size", "32", "--steps-per-epoch", "60"],
+        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-pixel", "facenet": "random",
     },
     "smoke": {  # the test suite's: seconds of work per step, for checking the plumbing
         "train_faces": None, "test_faces": 4,
         "encoder": ["--online", "--input-size", "32", "--epochs", "1", "--batch-size", "4",
                     "--steps-per-epoch", "2"],
-        "encoder_z": [], "encoder_perceptual": [],
-        "steps": 5, "hybrid_steps": 1, "facenet": "random",
+        "encoder_z": [], "encoder_perceptual": [], "encoder_pixel": [],
+        "steps": 5, "hybrid_steps": 1, "hybrid_encoder": "z-pixel", "facenet": "random",
     },
 }
 
@@ -65,6 +69,8 @@ def parse_args(argv=None):
                    help="paper: the paper's sizes; cpu: small encoders, minutes on a CPU; "
                         "smoke: a plumbing check (default: %(default)s)")
     p.add_argument("--facenet", help="facenet_keras.h5 or 'random' (default: the setting's)")
+    p.add_argument("--hybrid-encoder", choices=("z", "z-perceptual", "z-pixel"),
+                   help="the encoder the hybrid starts from (default: the setting's)")
     p.add_argument("--results", help=f"output folder (default: {PATH_RESULTS}/<generator>)")
     p.add_argument("--rerun", action="store_true", help="run every method again, even if done")
     return p.parse_args(argv)
@@ -107,9 +113,14 @@ def main(argv=None):
         train = ["--train", os.path.join(z_folder, "train")]
         _run(generate_faces, g + ["--set", "train", "--out", train[1], "--n", str(s["train_faces"])])
 
+    hybrid_encoder = a.hybrid_encoder or s["hybrid_encoder"]
+    kinds = {"z": ["--perceptual-weight", "0"] + s["encoder_z"],
+             "z-perceptual": ["--facenet", facenet] + s["encoder_perceptual"],
+             "z-pixel": ["--perceptual-weight", "0", "--pixel-weight", "1"] + s["encoder_pixel"]}
     encoders = {}
-    for kind, flags in (("z", ["--perceptual-weight", "0"] + s["encoder_z"]),
-                        ("z-perceptual", ["--facenet", facenet] + s["encoder_perceptual"])):
+    for kind, flags in kinds.items():
+        if kind == "z-pixel" and hybrid_encoder != kind:
+            continue
         run = f"{tag}-{a.setting}-{kind}"
         _run(resnet, g + train + s["encoder"] + flags + ["--run", run])
         encoders[kind] = os.path.join(resnet.PATH_SAVED_MODEL, f"encoder_{run}")
@@ -119,7 +130,7 @@ def main(argv=None):
 
     for name, flags in (("adam", ["--method", "adam", "--steps", str(s["steps"])]),
                         ("stochastic-clipping", ["--method", "stochastic-clipping", "--steps", str(s["steps"])]),
-                        ("hybrid", ["--method", "encoder-init", "--encoder", encoders["z-perceptual"],
+                        ("hybrid", ["--method", "encoder-init", "--encoder", encoders[hybrid_encoder],
                                     "--steps", str(s["hybrid_steps"])])):
         out = os.path.join(results, name)
         _run_method(gradient_based_recovery, flags + ["--faces", test, "--name", name, "--out", out],

@@ -149,8 +149,10 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
         adam.reset()
         return batch, image_loss.target_features(batch)
 
-    if steps:  # trace outside the clock, then start from scratch
-        step(*begin_batch(0))
+    warm_up = begin_batch(0)  # trace outside the clock, then start from scratch
+    if steps:
+        step(*warm_up)
+    evaluate(*warm_up)
     rng.reset_from_seed(seed)
 
     sums = {name: np.zeros(steps + 1) for name in ("loss", *image_loss.weights)}

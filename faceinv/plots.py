@@ -6,9 +6,10 @@ COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 
 WIDTH, HEIGHT, MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 640, 400, 70, 150, 40, 40
 
 
-def line_plot(series, title, x_label="step", log_y=True):
+def line_plot(series, title, label=None, x_label="step", log_y=True):
     """series: name -> 1-d values, drawn against their index. Returns uint8 [H, W, 3].
-    A logarithmic y axis shows the late, slow part of a loss curve."""
+    A logarithmic y axis shows the late, slow part of a loss curve; `label` (the
+    generator's, stand-ins included) is printed in red at the top."""
     picture = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
     draw = ImageDraw.Draw(picture)
     values = {k: np.asarray(v, np.float64) for k, v in series.items() if len(v)}
@@ -36,7 +37,9 @@ def line_plot(series, title, x_label="step", log_y=True):
         x = left + fraction * (right - left)
         draw.line([x, bottom, x, bottom + 4], fill=(0, 0, 0))
         draw.text((x - 10, bottom + 6), f"{fraction * length:.0f}", fill=(0, 0, 0))
-    draw.text((left, 12), title + ("  (log scale)" if log_y else ""), fill=(0, 0, 0))
+    if label:
+        draw.text((4, 2), label, fill=(180, 0, 0))
+    draw.text((left, 18), title + ("  (log scale)" if log_y else ""), fill=(0, 0, 0))
     draw.text(((left + right) // 2 - 10, bottom + 22), x_label, fill=(0, 0, 0))
     for k, (name, v) in enumerate(values.items()):
         colour = COLOURS[k % len(COLOURS)]

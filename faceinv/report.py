@@ -26,9 +26,9 @@ PAPER_TABLE1 = {
     "resnet-z-perceptual": (16.30, 1.98, 3.96),
 }
 # Results subfolders in the paper's order, then the hybrid; other subfolders follow by name.
-ROW_ORDER = ("adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "hybrid")
+ROW_ORDER = ("adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid")
 FIGURE_TITLES = {"adam": "Adam", "stochastic-clipping": "stoch. clip", "resnet-z": "encoder z",
-                 "resnet-z-perceptual": "enc. z+perc", "hybrid": "hybrid"}
+                 "resnet-z-perceptual": "enc. z+perc", "resnet-z-pixel": "enc. z+pix", "hybrid": "hybrid"}
 COLUMNS = ["folder", "method", "generator", "faces", "psnr_db", "ssim", "ms_ssim", "facenet_cosine_similarity",
            "latent_cosine", "latent_mae", "seconds", "seconds_per_face", "generator_passes_per_face",
            "paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"]
@@ -43,8 +43,11 @@ def describe(folder_name, record):
         return "encoder, z-loss"
     if folder_name == "resnet-z-perceptual":
         return "encoder, z + perceptual loss"
+    if folder_name == "resnet-z-pixel":
+        return "encoder, z + pixel loss"
     if folder_name == "hybrid":
-        return f"hybrid: encoder + {steps} Adam steps"
+        encoder = os.path.basename(record.get("encoder") or "encoder")
+        return f"hybrid: {encoder} + {steps} Adam steps"
     return folder_name + (f", {steps} steps" if steps is not None else "")
 
 
@@ -180,6 +183,7 @@ def write_report(root, out, facenet, faces=None, figure_faces=8):
     files.save_text(os.path.join(out, "table1.md"), table_markdown(rows, facenet.label))
     files.save_text(os.path.join(out, "table1.csv"), table_csv(rows))
     grid, titles = figure(images, figure_faces)
-    label = " / ".join(sorted({row["generator"] for row in rows}))
+    labels = {row["generator"] for row in rows}
+    label = " / ".join(sorted(a for a in labels if not any(b != a and b.startswith(a) for b in labels)))
     files.save_grid(os.path.join(out, "figure4.png"), grid, len(titles), label, titles)
     return rows

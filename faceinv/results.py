@@ -52,7 +52,7 @@ def png_name(name):
     return os.path.splitext(name)[0] + ".png"
 
 
-def write_loss_curves(folder, curves, title):
+def write_loss_curves(folder, curves, title, label):
     """curves: name -> per-step values (the total under "loss"); a CSV and a plot."""
     names = list(curves)
     text = io.StringIO()
@@ -61,12 +61,5 @@ def write_loss_curves(folder, curves, title):
     for step in range(len(curves[names[0]])):
         writer.writerow([step, *(f"{curves[n][step]:.6g}" for n in names)])
     files.save_text(os.path.join(folder, CURVES_CSV), text.getvalue())
-    files.save_png(os.path.join(folder, CURVES_PLOT), plots.line_plot(curves, title))
+    files.save_png(os.path.join(folder, CURVES_PLOT), plots.line_plot(curves, title, label), label)
 
-
-def read_loss_curves(folder):
-    """The curves write_loss_curves wrote: name -> float array."""
-    with open(os.path.join(folder, CURVES_CSV)) as f:
-        rows = list(csv.reader(f))
-    header, body = rows[0], np.asarray(rows[1:], np.float64)
-    return {name: body[:, i] for i, name in enumerate(header) if name != "step"}

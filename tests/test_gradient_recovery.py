@@ -124,7 +124,8 @@ def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
         rows = list(csv.reader(f))
     assert rows[0] == ["step", "loss", "mae"] and len(rows) == 5
     assert float(rows[-1][1]) == pytest.approx(record["final_loss"], rel=1e-5)
-    assert Image.open(out / "losses.png").size[0] > 300
+    plot = Image.open(out / "losses.png")
+    assert plot.size[0] > 300 and "STAND-IN" in plot.text["generator"]
     # the recorded PSNR is that of the saved 8-bit faces
     saved, _ = files.read_face_folder(str(out / "reconstructions"))
     targets, _ = files.read_face_folder(os.path.join(faces, "faces"))
