@@ -101,3 +101,13 @@ def test_one_command_runs_the_whole_comparison(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     reproduce_table1.main(["--generator", "synthetic", "--setting", "smoke"])
     assert capsys.readouterr().out.count("done before with these arguments") == 6
+
+
+def test_the_new_scripts_have_help(capsys):
+    import gradient_based_recovery
+    import report_table1
+    for main, flag in ((gradient_based_recovery.main, "--method"), (report_table1.main, "--results"),
+                       (reproduce_table1.main, "--setting")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--help"])
+        assert exit_info.value.code == 0 and flag in capsys.readouterr().out
