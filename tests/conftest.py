@@ -23,3 +23,18 @@ def tiny_module(tmp_path_factory):
     from faceinv import progan
     folder = tmp_path_factory.mktemp("modules") / "tiny_progan"
     return progan.export_hub_module(str(folder), TINY_LABEL, fmap_base=128, fmap_max=16)
+
+
+@pytest.fixture
+def one_line_error(capsys):
+    """run(main, argv): assert that the script fails with exit code 2 and a single
+    'error: ' line on stderr, and return that line."""
+    from faceinv import cli
+
+    def run(main, argv):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.run(main, argv)
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and err.startswith("error: ") and "\n" not in err
+        return err
+    return run

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import resnet
 import resnet_test
-from faceinv import cli, losses
+from faceinv import losses
 from faceinv.encoder import LoadedEncoder, build_encoder, export_encoder
 from faceinv.encoder_training import EncoderTrainer, TrainConfig
 from faceinv.errors import InputError, TrainingDiverged
@@ -122,26 +122,18 @@ def test_real_faces_alternate_with_generated_ones(tmp_path, face_set, synthetic)
     assert "z_loss" not in history[1] and "pixel_loss" in history[1]
 
 
-def run_fails(capsys, main, argv):
-    with pytest.raises(SystemExit) as exit_:
-        cli.run(main, argv)
-    err = capsys.readouterr().err.strip()
-    assert exit_.value.code == 2 and err.startswith("error: ") and "\n" not in err
-    return err
-
-
-def test_bad_training_input_gives_one_line(tmp_path, capsys, synthetic):
+def test_bad_training_input_gives_one_line(tmp_path, one_line_error, synthetic):
     folder = tmp_path / "set"
     write_face_set(str(folder), synthetic, 4, seed=1, batch_size=4)
     base = ["--generator", "synthetic", "--train", str(folder), "--run", "bad",
             "--perceptual-weight", "0", "--batch-size", "2", "--input-size", "32"]
     (folder / "faces" / "000003.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is no png")
-    assert "corrupt" in run_fails(capsys, resnet.main, base)
+    assert "corrupt" in one_line_error(resnet.main, base)
     os.remove(folder / "faces" / "000003.png")
-    assert "3 faces but" in run_fails(capsys, resnet.main, base)
+    assert "3 faces but" in one_line_error(resnet.main, base)
     np.save(folder / "latents.npy", np.zeros((3, 100), np.float32))
-    assert "shape" in run_fails(capsys, resnet.main, base)
-    assert "not found" in run_fails(capsys, resnet.main, ["--generator", "synthetic", "--online",
+    assert "shape" in one_line_error(resnet.main, base)
+    assert "not found" in one_line_error(resnet.main, ["--generator", "synthetic", "--online",
                                                           "--facenet", str(tmp_path / "none.h5")])
 
 
@@ -177,15 +169,15 @@ def test_slerp_keeps_to_the_latent_shell():
     assert abs(np.linalg.norm(middle) - 0.5 * (np.linalg.norm(a) + np.linalg.norm(b))) < 1e-3
 
 
-def test_scripts_have_help_and_resnet_test_needs_an_encoder(tmp_path, capsys, synthetic):
+def test_scripts_have_help_and_resnet_test_needs_an_encoder(tmp_path, capsys, one_line_error, synthetic):
     for main in (resnet.main, resnet_test.main):
         with pytest.raises(SystemExit) as exit_:
             main(["--help"])
         assert exit_.value.code == 0 and "--generator" in capsys.readouterr().out
     faces = tmp_path / "test"
     write_face_set(str(faces), synthetic, 2, seed=0, batch_size=2)
-    assert "no exported encoder" in run_fails(
-        capsys, resnet_test.main, ["--encoder", str(tmp_path / "none"), "--faces", str(faces)])
+    assert "no exported encoder" in one_line_error(
+        resnet_test.main, ["--encoder", str(tmp_path / "none"), "--faces", str(faces)])
 
 
 def test_mixed_precision_computes_in_float16_and_exports(tmp_path, face_set):
