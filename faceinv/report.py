@@ -86,7 +86,7 @@ def _read_reconstructions(folder, names):
 def measure(root, facenet, faces=None):
     """One row per method under `root`: figures measured from its files.
     Returns the rows and, per method, the target and reconstruction images."""
-    targets_of, rows, images = _Targets(), [], {}
+    targets_of, rows, images, embeddings_of = _Targets(), [], {}, {}
     for name in method_folders(root):
         folder = os.path.join(root, name)
         record = files.load_json(os.path.join(folder, METRICS))
@@ -97,7 +97,10 @@ def measure(root, facenet, faces=None):
         if missing:
             raise InputError(f"{folder}: face {missing[0]} is not in {faces or record['faces']}")
         targets = np.stack([by_name[n] for n in names])
-        _, target_embeddings = facenet(tf.constant(targets))
+        key = (faces or record["faces"], tuple(names))
+        if key not in embeddings_of:  # the methods share their targets
+            embeddings_of[key] = facenet(tf.constant(targets))[1]
+        target_embeddings = embeddings_of[key]
         _, recon_embeddings = facenet(tf.constant(recon))
         row = {"folder": name, "method": describe(name, record), "generator": record["label"], "faces": len(names),
                "psnr_db": float(metrics.psnr(targets, recon).mean()),
