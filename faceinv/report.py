@@ -164,19 +164,18 @@ def table_csv(rows):
 
 
 def figure(images, max_faces):
-    """Figure 4's grid: targets, then each method's reconstruction, one row per face."""
-    order = list(images)
-    names = images[order[0]][0][:max_faces]
-    columns = [images[order[0]][1][:len(names)]]
-    for method in order:
-        method_names, _, recon = images[method]
+    """Figure 4's grid: targets, then each method's reconstruction, one row per face.
+    A method that did not recover all of the first method's faces gets no column."""
+    first_names, first_targets, _ = next(iter(images.values()))
+    names = first_names[:max_faces]
+    columns, titles = [first_targets[:len(names)]], ["target"]
+    for method, (method_names, _, recon) in images.items():
         index = {n: i for i, n in enumerate(method_names)}
         if all(n in index for n in names):
             columns.append(recon[[index[n] for n in names]])
-        else:
-            order.remove(method)
+            titles.append(FIGURE_TITLES.get(method, method)[:14])
     grid = np.stack(columns, axis=1).reshape(-1, *columns[0].shape[1:])
-    return grid, ["target"] + [FIGURE_TITLES.get(m, m)[:14] for m in order]
+    return grid, titles
 
 
 def write_report(root, out, facenet, faces=None, figure_faces=8):

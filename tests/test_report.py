@@ -10,7 +10,7 @@ from faceinv import files, metrics
 from faceinv.errors import InputError
 from faceinv.face_sets import read_face_set, write_face_set
 from faceinv.facenet import load_facenet
-from faceinv.report import write_report
+from faceinv.report import figure, measure, write_report
 from faceinv.results import write_results
 
 
@@ -111,3 +111,20 @@ def test_the_new_scripts_have_help(capsys):
         with pytest.raises(SystemExit) as exit_info:
             main(["--help"])
         assert exit_info.value.code == 0 and flag in capsys.readouterr().out
+
+
+def test_figure_leaves_out_a_method_run_on_other_faces(results, facenet, synthetic):
+    root, faces, targets, _ = results
+    names = ["000000.png", "000001.png"]  # two of the three faces only
+    write_results(str(root / "resnet-z"), "resnet-z", names, targets[:2], targets[:2],
+                  np.zeros((2, 512), np.float32), synthetic.label, 1.0, faces, 1)
+    write_results(str(root / "stochastic-clipping"), "stochastic-clipping", [f"{i:06d}.png" for i in range(3)],
+                  targets, targets, np.zeros((3, 512), np.float32), synthetic.label, 1.0, faces, 201)
+    _, images = measure(str(root), facenet)
+    grid, titles = figure(images, 8)
+    assert titles == ["target", "Adam", "stoch. clip", "hybrid"]  # resnet-z lacks face 2
+    assert len(grid) == 3 * len(titles)
+    np.testing.assert_array_equal(grid[4 * 2], targets[2])  # row 3 starts with its target
+    write_report(str(root), str(root), facenet)
+    assert Image.open(root / "figure4.png").size == (4 * 128, 3 * 128 + 32)
+    assert "resnet-z" in read_rows(root / "table1.csv")
