@@ -20,10 +20,10 @@ import argparse
 import os
 import time
 
-from faceinv import cli, files
+from faceinv import cli
 from faceinv.encoder import LoadedEncoder
 from faceinv.errors import InputError
-from faceinv.face_sets import is_face_set, read_targets
+from faceinv.face_sets import face_set_files, is_face_set, read_targets
 from faceinv.facenet import load_facenet
 from faceinv.generators import PROGAN_HANDLE, load_generator, sample_latents
 from faceinv.gradient_recovery import FACENET, ImageLoss, parse_loss_weights, recover_latents
@@ -76,7 +76,7 @@ def main(argv=None):
     encoder = LoadedEncoder(a.encoder) if hybrid else None
     handle = a.generator
     if handle is None and is_face_set(a.faces):
-        handle = files.load_json(os.path.join(a.faces, "meta.json")).get("generator")
+        handle = face_set_files(a.faces)[2].get("generator")
     handle = handle or (encoder.meta["generator"] if encoder else PROGAN_HANDLE)
     generator = load_generator(handle)
     targets, names, true_latents, _ = read_targets(a.faces, generator.resolution)
