@@ -7,10 +7,12 @@ from faceinv.errors import InputError, TrainingDiverged
 
 def _import_tensorflow_quietly():
     """TensorFlow's C++ start-up chatter (CUDA probing on machines without a GPU)
-    ignores its own log level; hide it unless the user set TF_CPP_MIN_LOG_LEVEL."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    ignores its own log level; hide it unless the user set TF_CPP_MIN_LOG_LEVEL.
+    Worker processes inherit the marker, so they are quiet too."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ and "FACEINV_QUIET_TF" not in os.environ:
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["FACEINV_QUIET_TF"] = "1"
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)

@@ -1,0 +1,118 @@
+"""MTCNN face landmarks, and crops aligned to the generator's framing.
+
+The paper aligns and crops every real face with MTCNN before the encoder sees
+it. Here the most confident face's five landmarks are mapped by a similarity
+transform (rotation, uniform scale, shift) onto a fixed template: the mean
+landmarks of CelebA's aligned images moved into ProGAN's 128x128 CelebA crop,
+so a real face is framed like the faces the generator draws.
+
+The template: CelebA's aligned 178x218 images have their landmarks near
+(69, 111), (108, 111), (88, 136), (72, 152), (105, 152) (eyes, nose, mouth
+corners, left to right as seen in the image); ProGAN's dataset tool cuts the
+128x128 window centred on (89, 121), which moves them by (-25, -57). Other
+crop sizes (160 for FaceNet) scale the same template.
+
+Landmark coordinates are in pixels, (x, y), with pixel i's centre at i + 0.5:
+the convention PIL's transforms use, so a mirrored photo's landmarks are
+exactly width - x.
+"""
+import numpy as np
+from PIL import Image
+
+from faceinv.errors import InputError
+
+TEMPLATE_SIZE = 128
+TEMPLATE = np.array([[44.0, 54.0], [83.0, 54.0], [63.0, 79.0], [47.0, 95.0], [80.0, 95.0]])
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image left/right
+DETECT_MAX_SIDE = 1024  # larger photos are shrunk for detection only: MTCNN's cost grows with area
+
+
+def template(size):
+    """The five template points for a size x size crop."""
+    return TEMPLATE * (size / TEMPLATE_SIZE)
+
+
+def similarity_transform(source, target):
+    """The least-squares similarity (Umeyama 1991) taking `source` points onto
+    `target`: returns the 2x3 matrix A with target ~ A @ [x, y, 1]."""
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    s, t = source - mu_s, target - mu_t
+    covariance = t.T @ s / len(source)
+    u, d, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(d) @ sign) / s.var(0).sum()
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = mu_t - matrix[:, :2] @ mu_s
+    return matrix
+
+
+def apply_transform(matrix, points):
+    points = np.asarray(points, np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def warp(image, landmarks, size):
+    """Crop `image` (uint8 [H, W, 3]) so that `landmarks` land on the template of
+    a size x size crop. Big reductions are first done by box-filter shrinking, so
+    the bicubic warp never aliases; outside the photo is black."""
+    matrix = similarity_transform(landmarks, template(size))
+    scale = np.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    picture = Image.fromarray(np.asarray(image, np.uint8))
+    shrink = int(1.0 / scale) // 2 * 2 if scale < 0.5 else 1
+    if shrink > 1:
+        picture = picture.reduce(shrink)
+        matrix = matrix.copy()
+        matrix[:, :2] *= shrink
+    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+    crop = picture.transform((size, size), Image.Transform.AFFINE, inverse.ravel(),
+                             resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+    return np.asarray(crop)
+
+
+class FaceDetector:
+    """MTCNN with the weights its package ships; finds the most confident face."""
+
+    def __init__(self, min_face_size=20):
+        from mtcnn import MTCNN
+        self._mtcnn = MTCNN()
+        self.min_face_size = min_face_size
+
+    def landmarks(self, image):
+        """(landmarks [5, 2] float, confidence) of the most confident face in a
+        uint8 RGB image, or (None, 0.0) when there is none."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"face detection needs a uint8 RGB image, not {image.dtype} {image.shape}")
+        factor = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
+        if factor < 1.0:
+            small = Image.fromarray(image).resize(
+                (round(image.shape[1] * factor), round(image.shape[0] * factor)), Image.Resampling.BOX)
+            image = np.asarray(small)
+        found = self._mtcnn.detect_faces(image, output_type="numpy", min_face_size=self.min_face_size)
+        if len(found) == 0:
+            return None, 0.0
+        best = found[np.argmax(found[:, 5])]
+        # Columns 6-10 hold the five x, 11-15 the five y; MTCNN counts pixel
+        # centres at integers, we at i + 0.5.
+        points = np.stack([best[6:11], best[11:16]], axis=1).astype(np.float64) + 0.5
+        return points / factor, float(best[5])
+
+
+def yaw(landmarks):
+    """Signed left-right head turn from five landmarks: the nose's offset from the
+    midpoint of the eyes and mouth corners, along the eye line, in units of the
+    eye distance. Zero for a frontal face; unchanged by rotating the photo in its
+    plane; exactly negated by mirroring it."""
+    points = np.asarray(landmarks, np.float64)
+    eye_line = points[1] - points[0]
+    offset = points[2] - np.delete(points, 2, axis=0).mean(0)
+    return float(offset @ eye_line / (eye_line @ eye_line))
+
+
+def mouth_width(landmarks):
+    """Mouth-corner distance over eye distance: grows when a face smiles."""
+    points = np.asarray(landmarks, np.float64)
+    return float(np.linalg.norm(points[4] - points[3]) / np.linalg.norm(points[1] - points[0]))
