@@ -31,9 +31,10 @@ def _basic_block(x, filters, stride, name):
     return layers.ReLU()(layers.Add()([x, shortcut]))
 
 
-def build_encoder(input_size=224, latent_dim=LATENT_DIM):
-    """ResNet18 + Dense(2048) + Dense(1024) + Dense(512): face -> latent."""
-    faces = keras.Input((None, None, 3), name="faces")
+def resnet18(faces, input_size):
+    """ResNet18 from scratch on faces in [0, 1] of any size, resized to `input_size`
+    inside the model; returns the 512-d pooled features. The encoder and the
+    attribute classifier share it."""
     x = layers.Resizing(input_size, input_size, name="resize")(faces)
     x = layers.Rescaling(2.0, offset=-1.0)(x)
     x = layers.Conv2D(64, 7, 2, padding="same", use_bias=False, name="stem_conv")(x)
@@ -42,7 +43,13 @@ def build_encoder(input_size=224, latent_dim=LATENT_DIM):
     for stage, filters in enumerate((64, 128, 256, 512)):
         x = _basic_block(x, filters, 1 if stage == 0 else 2, f"stage{stage + 1}_block1")
         x = _basic_block(x, filters, 1, f"stage{stage + 1}_block2")
-    x = layers.GlobalAveragePooling2D()(x)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+def build_encoder(input_size=224, latent_dim=LATENT_DIM):
+    """ResNet18 + Dense(2048) + Dense(1024) + Dense(512): face -> latent."""
+    faces = keras.Input((None, None, 3), name="faces")
+    x = resnet18(faces, input_size)
     x = layers.Dense(2048, activation="relu", name="head_2048")(x)
     x = layers.Dense(1024, activation="relu", name="head_1024")(x)
     latents = layers.Dense(latent_dim, dtype="float32", name="latent")(x)
@@ -50,27 +57,32 @@ def build_encoder(input_size=224, latent_dim=LATENT_DIM):
 
 
 class _Serving(tf.Module):
-    def __init__(self, model):
+    def __init__(self, model, output):
         super().__init__()
-        self.model = model
+        self.model, self.output = model, output
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="faces")])
     def serve(self, faces):
-        return {"latents": tf.cast(self.model(faces, training=False), tf.float32)}
+        return {self.output: tf.cast(self.model(faces, training=False), tf.float32)}
 
 
-def export_encoder(model, folder, meta):
+def export_model(model, folder, meta, meta_file=META_FILE, output="latents"):
     """Write a SavedModel (signature `serving_default`: faces [N, H, W, 3] in [0, 1]
-    -> latents [N, 512]) plus encoder.json; the folder appears whole or not at all."""
+    -> `output`) plus a JSON meta file; the folder appears whole or not at all."""
     folder = os.path.abspath(folder)
     tmp = folder + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    module = _Serving(model)
+    module = _Serving(model, output)
     tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
-    with open(os.path.join(tmp, META_FILE), "w") as f:
+    with open(os.path.join(tmp, meta_file), "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
+
+
+def export_encoder(model, folder, meta):
+    """The encoder's SavedModel: faces -> latents [N, 512], plus encoder.json."""
+    export_model(model, folder, meta)
 
 
 class LoadedEncoder:

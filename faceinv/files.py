@@ -4,6 +4,8 @@ Every write goes to a temporary name in the same folder and is renamed into
 place, so a killed run never leaves a half-written file under a real name.
 """
 import concurrent.futures
+import csv
+import io
 import json
 import os
 import threading
@@ -68,6 +70,25 @@ def save_json(path, data):
 def load_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def csv_text(header, rows):
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def read_csv(path):
+    """Rows of a CSV file with a header, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]) + "\n"
 
 
 def _banner(width, texts, spacing, colour):

@@ -12,8 +12,6 @@ A killed run is resumed by running the same command: crops already written
 and photos already in skipped.csv are not done again.
 """
 import concurrent.futures
-import csv
-import io
 import multiprocessing
 import os
 import re
@@ -126,19 +124,6 @@ def _align_chunk(jobs, size):
     return reasons
 
 
-def _csv_text(header, rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def _check_same_job(out, meta):
     path = os.path.join(out, META)
     if not os.path.exists(path):
@@ -170,13 +155,13 @@ def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=2
             if ".tmp" in name:  # left by a killed run
                 os.remove(os.path.join(faces_dir, name))
         files.save_json(os.path.join(out, META), meta)
-        files.save_text(os.path.join(out, MANIFEST), _csv_text(
+        files.save_text(os.path.join(out, MANIFEST), files.csv_text(
             ["identity", "source", "face"], [(i, s, n) for (i, s), n in zip(selection, names)]))
     except OSError as error:
         raise InputError(f"cannot write to {out}: {error.strerror or error}") from None
 
     skipped_path = os.path.join(out, SKIPPED)
-    skipped = {r["source"]: r["reason"] for r in read_csv(skipped_path)} if os.path.exists(skipped_path) else {}
+    skipped = {r["source"]: r["reason"] for r in files.read_csv(skipped_path)} if os.path.exists(skipped_path) else {}
     done = set(os.listdir(faces_dir))
     jobs = [(os.path.join(source, s), os.path.join(faces_dir, n), s)
             for (_, s), n in zip(selection, names) if n not in done and s not in skipped]
@@ -188,7 +173,7 @@ def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=2
         for (_, _, s), reason in zip(chunk, reasons):
             if reason:
                 skipped[s] = reason
-        files.save_text(skipped_path, _csv_text(["source", "reason"], sorted(skipped.items())))
+        files.save_text(skipped_path, files.csv_text(["source", "reason"], sorted(skipped.items())))
         bar.add(len(chunk))
 
     tasks = [[(path, crop) for path, crop, _ in chunk] for chunk in chunks]

@@ -9,7 +9,8 @@ from skimage import data
 import prepare_real_faces
 from faceinv import alignment, files
 from faceinv.errors import InputError
-from faceinv.real_faces import read_csv, select_folder, select_vggface2
+from faceinv.files import read_csv
+from faceinv.real_faces import select_folder, select_vggface2
 
 
 def _variants():

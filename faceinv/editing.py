@@ -1,0 +1,47 @@
+"""Edits along attribute boundaries: z' = z + alpha * n, plain or conditional.
+
+Conditional editing (InterFaceGAN) changes one attribute while holding others:
+the primary normal is projected onto the orthogonal complement of the
+conditions' normals and renormalised, so moving along it leaves each
+condition's signed distance (z . n_c) where it was.
+"""
+import numpy as np
+
+from faceinv import files
+from faceinv.errors import InputError
+
+
+def conditional_direction(primary, conditions=()):
+    primary = np.asarray(primary, np.float64)
+    if not len(conditions):
+        return primary / np.linalg.norm(primary)
+    basis = np.stack([np.asarray(c, np.float64) for c in conditions], axis=1)  # [512, C]
+    coefficients, *_ = np.linalg.lstsq(basis, primary, rcond=None)
+    direction = primary - basis @ coefficients
+    norm = np.linalg.norm(direction)
+    if norm < 1e-6:
+        raise InputError("the edited attribute's boundary lies in the span of the conditions'; "
+                         "nothing is left to edit")
+    return direction / norm
+
+
+def edit_path(latents, direction, start=-3.0, end=3.0, steps=7):
+    """Latents [N, steps, 512]: each latent moved by alpha * direction, alpha from start to end."""
+    alphas = np.linspace(start, end, steps)
+    latents = np.asarray(latents, np.float64)
+    return (latents[:, None, :] + alphas[None, :, None] * np.asarray(direction)[None, None]).astype(np.float32), alphas
+
+
+def render_edits(generator, path, batch_size=64):
+    """uint8 faces [N, steps, H, W, 3] of an edit path."""
+    flat = path.reshape(-1, path.shape[-1])
+    faces = np.concatenate([files.to_uint8(np.asarray(generator(flat[i:i + batch_size])))
+                            for i in range(0, len(flat), batch_size)])
+    return faces.reshape(*path.shape[:2], *faces.shape[1:])
+
+
+def save_edit_grid(path, faces, alphas, label):
+    """One row per face, one column per alpha, titled with alpha."""
+    n, steps = faces.shape[:2]
+    files.save_grid(path, faces.reshape(n * steps, *faces.shape[2:]), steps, label,
+                    column_titles=[f"{a:+.1f}" for a in alphas])

@@ -1,0 +1,169 @@
+"""interfacegan_svm.py: scores, boundaries and edits, checked against the synthetic ground truth."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import interfacegan_svm
+from faceinv import boundaries, editing, files
+from faceinv.synthetic import ATTRIBUTE_COSINES, ATTRIBUTES
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """The acceptance run: 20,000 synthetic latents, true scores, default boundaries."""
+    root = tmp_path_factory.mktemp("interfacegan")
+    interfacegan_svm.main(["score", "--generator", "synthetic", "--source", "synthetic",
+                           "--n", "20000", "--out", str(root / "scores")])
+    interfacegan_svm.main(["boundaries", "--scores", str(root / "scores")])
+    return root
+
+
+def test_boundaries_find_the_true_directions(fitted, synthetic):
+    record = files.load_json(fitted / "boundaries" / "boundaries.json")
+    assert set(record["attributes"]) == set(ATTRIBUTES)
+    for name in ATTRIBUTES:
+        normal = boundaries.load_boundary(str(fitted / "boundaries" / f"{name}.npy"))
+        assert np.load(fitted / "boundaries" / f"{name}.npy").shape == (1, 512)
+        assert normal @ synthetic.attribute_directions[name] >= 0.95, name
+        entry = record["attributes"][name]
+        assert entry["validation_accuracy"] > 0.95
+        assert entry["train"] + entry["validation"] + entry["remaining"] == 20000
+    # Table 2 reproduces the cosines built into the generator, Table 3 the scores' correlations.
+    cosines = np.loadtxt(fitted / "boundaries" / "table2_cosines.csv", delimiter=",", skiprows=1,
+                         usecols=range(1, 6))
+    np.testing.assert_allclose(cosines, ATTRIBUTE_COSINES, atol=0.05)
+    scores = np.load(fitted / "scores" / "scores.npy")
+    correlations = np.loadtxt(fitted / "boundaries" / "table3_correlations.csv", delimiter=",",
+                              skiprows=1, usecols=range(1, 6))
+    np.testing.assert_allclose(correlations, np.corrcoef(scores.T), atol=0.006)
+    text = (fitted / "boundaries" / "tables.md").read_text()
+    assert "STAND-IN" in text and "Table 1" in text and "InterFaceGAN" in text
+
+
+def _true_scores(synthetic, path):
+    latents = np.load(path)
+    return synthetic.attribute_scores(latents.reshape(-1, 512)).reshape(*latents.shape[:2], -1)
+
+
+def test_conditional_age_edit_holds_gender(fitted, synthetic, tmp_path):
+    """Holding gender, its true score moves by at most 5% of its spread over
+    faces (the scores' standard deviation) anywhere along the edit; plain age
+    editing drags it along. Age rises monotonically either way."""
+    spread = np.load(fitted / "scores" / "scores.npy")[:, ATTRIBUTES.index("gender")].std()
+    out = tmp_path / "edits"
+    for extra in ([], ["--condition", "gender"]):
+        interfacegan_svm.main(["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "age",
+                               "--count", "6", "--out", str(out)] + extra)
+    plain = _true_scores(synthetic, out / "age_latents.npy")
+    held = _true_scores(synthetic, out / "age_holding_gender_latents.npy")
+    gender, age = ATTRIBUTES.index("gender"), ATTRIBUTES.index("age")
+    drift = np.abs(held[:, :, gender] - held[:, :1, gender]).max()
+    assert drift <= 0.05 * spread
+    assert np.abs(plain[:, :, gender] - plain[:, :1, gender]).max() > 0.05 * spread
+    for scores in (plain, held):
+        assert (np.diff(scores[:, :, age], axis=1) > 0).all()
+    grid = np.asarray(Image.open(out / "age_holding_gender.png"))
+    assert grid.shape[1] == 7 * 128 and grid.shape[0] >= 6 * 128
+
+
+@pytest.mark.parametrize("attribute", ATTRIBUTES)
+def test_every_edit_raises_its_true_score_monotonically(fitted, synthetic, tmp_path, attribute):
+    edits = tmp_path / "edits"
+    interfacegan_svm.main(["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", attribute,
+                           "--count", "3", "--steps", "5", "--out", str(edits)])
+    scores = _true_scores(synthetic, edits / f"{attribute}_latents.npy")[:, :, ATTRIBUTES.index(attribute)]
+    assert (np.diff(scores, axis=1) > 0).all()
+
+
+def test_edit_takes_recovered_latents(fitted, tmp_path):
+    """Latents from a results folder (as resnet_test.py writes it) are what gets edited."""
+    recovered = np.random.default_rng(5).standard_normal((4, 512)).astype(np.float32)
+    os.makedirs(tmp_path / "resnet")
+    np.save(tmp_path / "resnet" / "latents.npy", recovered)
+    interfacegan_svm.main(["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "smile",
+                           "--latents", str(tmp_path / "resnet"), "--out", str(tmp_path / "e")])
+    path = np.load(tmp_path / "e" / "smile_latents.npy")
+    assert path.shape == (4, 7, 512)
+    np.testing.assert_allclose(path[:, 3], recovered, atol=1e-6)  # alpha 0 is the latent itself
+
+
+def test_conditional_direction_is_orthogonal_to_every_condition():
+    rng = np.random.default_rng(0)
+    primary, a, b = rng.standard_normal((3, 512))
+    direction = editing.conditional_direction(primary, [a, b])
+    assert np.linalg.norm(direction) == pytest.approx(1.0)
+    assert abs(direction @ a) < 1e-9 and abs(direction @ b) < 1e-9
+    assert direction @ primary > 0
+    # With one condition it is InterFaceGAN's n1 - (n1 . n2) n2, renormalised.
+    n1, n2 = primary / np.linalg.norm(primary), a / np.linalg.norm(a)
+    expected = n1 - (n1 @ n2) * n2
+    np.testing.assert_allclose(editing.conditional_direction(n1, [n2]), expected / np.linalg.norm(expected))
+
+
+def test_solvers_agree(fitted, synthetic):
+    """LinearSVC, averaged SGD and InterFaceGAN's SVC(kernel="linear") all find the direction."""
+    latents = np.load(fitted / "scores" / "latents.npy")[:8000]
+    scores = np.load(fitted / "scores" / "scores.npy")[:8000, ATTRIBUTES.index("smile")]
+    truth = synthetic.attribute_directions["smile"]
+    for solver in boundaries.SOLVERS:
+        b = boundaries.train_boundary(latents, scores, "smile", top=2000, solver=solver)
+        assert b.normal @ truth > 0.95, solver
+        assert b.solver == solver and b.train == 2 * 1400 and b.validation_accuracy > 0.95
+
+
+def test_landmark_scores_track_the_true_pose_and_smile(tmp_path, synthetic):
+    """MTCNN on rendered faces: undetected faces are NaN and counted, never dropped."""
+    out = tmp_path / "scores"
+    interfacegan_svm.main(["score", "--generator", "synthetic", "--source", "landmarks", "--n", "96",
+                           "--out", str(out)])
+    scores = np.load(out / "scores.npy")
+    meta = files.load_json(out / "meta.json")
+    assert scores.shape == (96, 2) and meta["attributes"] == ["pose", "smile"]
+    invalid = np.isnan(scores[:, 0])
+    assert meta["invalid"] == {"pose": int(invalid.sum()), "smile": int(invalid.sum())}
+    assert 10 <= (~invalid).sum()
+    truth = synthetic.attribute_scores(np.load(out / "latents.npy"))[~invalid]
+    assert np.corrcoef(scores[~invalid, 0], truth[:, 0])[0, 1] > 0.8
+    assert np.corrcoef(scores[~invalid, 1], truth[:, 1])[0, 1] > 0.6
+
+
+def test_scores_from_a_users_npy(tmp_path, fitted):
+    latents = np.load(fitted / "scores" / "latents.npy")[:2000]
+    scores = np.load(fitted / "scores" / "scores.npy")[:2000, :2]
+    np.save(tmp_path / "z.npy", latents)
+    np.save(tmp_path / "s.npy", scores)
+    (tmp_path / "names.txt").write_text("yaw\nhappy\n")
+    interfacegan_svm.main(["boundaries", "--scores", str(tmp_path / "s.npy"), "--latents", str(tmp_path / "z.npy"),
+                           "--names", str(tmp_path / "names.txt"), "--top", "400", "--attributes", "happy",
+                           "--out", str(tmp_path / "b")])
+    record = files.load_json(tmp_path / "b" / "boundaries.json")
+    assert list(record["attributes"]) == ["happy"] and os.path.exists(tmp_path / "b" / "happy.npy")
+
+
+def test_bad_input_is_one_line(tmp_path, fitted, one_line_error):
+    main = interfacegan_svm.main
+    np.save(tmp_path / "z.npy", np.zeros((10, 512), np.float32))
+    np.save(tmp_path / "s.npy", np.zeros((12, 1), np.float32))
+    (tmp_path / "names.txt").write_text("smile\n")
+    file_args = ["--latents", str(tmp_path / "z.npy"), "--names", str(tmp_path / "names.txt")]
+    assert "must match row for row" in one_line_error(main, ["boundaries", "--scores", str(tmp_path / "s.npy")]
+                                                      + file_args)
+    err = one_line_error(main, ["boundaries", "--scores", str(fitted / "scores"), "--attributes", "beard"])
+    assert "'beard' is not in the scores" in err
+    err = one_line_error(main, ["boundaries", "--scores", str(fitted / "scores"), "--top", "15000"])
+    assert "cannot give 15000 positives" in err
+    err = one_line_error(main, ["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "beard"])
+    assert "no boundary for 'beard'" in err
+    np.save(tmp_path / "bad.npy", np.zeros((3, 100), np.float32))
+    err = one_line_error(main, ["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "age",
+                                "--latents", str(tmp_path / "bad.npy")])
+    assert "expected [N, 512]" in err
+
+
+@pytest.mark.parametrize("command", ["classifier", "score", "boundaries", "edit"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        interfacegan_svm.parse_args([command, "--help"])
+    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
