@@ -75,7 +75,7 @@ def _add_boundaries(sub):
     p.add_argument("--solver", choices=boundaries.SOLVERS, default="linear-svc",
                    help="linear-svc (fast), sgd, or svc (InterFaceGAN's SVC(kernel='linear'))")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="boundary folder (default: beside the score folder, 'boundaries')")
+    p.add_argument("--out", help="boundary folder (default: 'boundaries' beside the score folder or file)")
 
 
 def _add_edit(sub):
@@ -153,8 +153,8 @@ def fit_boundaries(a):
     # Check every attribute's sample count before the first (possibly slow) fit.
     for name in wanted:
         boundaries.chosen_count(int((~np.isnan(scores[:, names.index(name)])).sum()), a.top, a.ratio)
-    base = a.scores if os.path.isdir(a.scores) else os.path.dirname(os.path.abspath(a.scores))
-    out = a.out or os.path.join(os.path.dirname(os.path.normpath(base)), "boundaries")
+    beside = os.path.normpath(a.scores) if os.path.isdir(a.scores) else os.path.abspath(a.scores)
+    out = a.out or os.path.join(os.path.dirname(beside), "boundaries")
     os.makedirs(out, exist_ok=True)
     truth = load_generator("synthetic") if meta.get("generator") == "synthetic" else None
     label = meta.get("generator_label", "scores from " + os.path.abspath(a.scores))
@@ -198,8 +198,8 @@ def edit(a):
     if not os.path.exists(record_path):
         raise InputError(f"{a.boundaries} holds no boundaries.json (the boundaries command writes it)")
     record = files.load_json(record_path)
-    if a.steps < 2:
-        raise InputError(f"--steps must be at least 2, not {a.steps}")
+    if a.steps < 2 or a.count < 1:
+        raise InputError(f"--steps must be at least 2 and --count at least 1, not {a.steps} and {a.count}")
 
     def normal(name):
         if name not in record["attributes"]:

@@ -102,7 +102,7 @@ def train_classifier(celeba, export_dir, checkpoint_dir, log_dir, epochs=5, batc
     os.makedirs(checkpoint_dir, exist_ok=True)
     model.fit(_dataset(pick[train], labels[train], batch_size, seed), epochs=epochs,
               callbacks=[keras.callbacks.BackupAndRestore(checkpoint_dir),
-                         keras.callbacks.TensorBoard(log_dir)], verbose=2)
+                         keras.callbacks.TensorBoard(log_dir)], verbose=1)
     logits = model.predict(_dataset(pick[val], labels[val], batch_size), verbose=0)
     accuracy = ((logits > 0) == (labels[val] > 0.5)).mean(axis=0)
     meta = {"attributes": names, "input_size": input_size, "celeba": os.path.abspath(celeba),
