@@ -182,12 +182,7 @@ def _edit_latents(a):
     if a.latents is None:
         return sample_latents(a.count, a.seed)
     path = os.path.join(a.latents, "latents.npy") if os.path.isdir(a.latents) else a.latents
-    if not os.path.exists(path):
-        raise InputError(f"no latents at {path}")
-    try:
-        latents = np.load(path)
-    except ValueError as error:
-        raise InputError(f"{path} is not a readable .npy file ({error})") from None
+    latents = files.load_npy(path, "latents")
     if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
         raise InputError(f"{path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
     return latents[:a.count].astype(np.float32)

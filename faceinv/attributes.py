@@ -79,15 +79,6 @@ def write_scores(folder, latents, scores, names, meta):
     return meta
 
 
-def _load_npy(path, what):
-    if not os.path.exists(path):
-        raise InputError(f"{what} file {path} does not exist")
-    try:
-        return np.load(path)
-    except ValueError as error:
-        raise InputError(f"{path} is not a readable .npy file ({error})") from None
-
-
 def read_scores(scores_path, latents_path=None, names_path=None):
     """(latents [N, 512], scores [N, K], names [K], meta) from a score folder, or
     from a scores .npy with its latents .npy and names file (one name per line)."""
@@ -101,8 +92,8 @@ def read_scores(scores_path, latents_path=None, names_path=None):
         scores_path = os.path.join(folder, SCORES)
     elif not (latents_path and names_path):
         raise InputError("a scores .npy needs --latents (its latents .npy) and --names (its column names)")
-    scores = _load_npy(scores_path, "scores").astype(np.float32)
-    latents = _load_npy(latents_path, "latents").astype(np.float32)
+    scores = files.load_npy(scores_path, "scores").astype(np.float32)
+    latents = files.load_npy(latents_path, "latents").astype(np.float32)
     if not os.path.exists(names_path):
         raise InputError(f"names file {names_path} does not exist")
     with open(names_path) as f:

@@ -24,13 +24,6 @@ def face_name(index):
     return f"{index:06d}.png"
 
 
-def _load_latents(path, mmap_mode=None):
-    try:
-        return np.load(path, mmap_mode=mmap_mode)
-    except ValueError as error:
-        raise InputError(f"{path} is not a readable .npy file ({error})") from None
-
-
 def _check_existing(folder, meta):
     """Refuse to mix another seed, count or generator into an existing set."""
     meta_path = os.path.join(folder, META)
@@ -43,7 +36,7 @@ def _check_existing(folder, meta):
                     "choose another --out or delete that folder")
     latents_path = os.path.join(folder, LATENTS)
     if os.path.exists(latents_path):
-        latents = _load_latents(latents_path, mmap_mode="r")
+        latents = files.load_npy(latents_path, "latents", mmap_mode="r")
         if latents.shape != (meta["count"], LATENT_DIM):
             raise InputError(f"{latents_path} has shape {latents.shape}, expected "
                              f"({meta['count']}, {LATENT_DIM}); delete it or choose another --out")
@@ -115,7 +108,7 @@ def face_set_files(folder):
     if not os.path.exists(latents_path):
         raise InputError(f"{folder} is not a face set: {LATENTS} is missing "
                          "(generate_faces.py writes one)")
-    latents = _load_latents(latents_path)
+    latents = files.load_npy(latents_path, "latents")
     if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
         raise InputError(f"{latents_path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
     faces_dir = os.path.join(folder, FACES)

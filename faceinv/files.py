@@ -72,6 +72,16 @@ def load_json(path):
         return json.load(f)
 
 
+def load_npy(path, what="array", mmap_mode=None):
+    """A .npy file; a missing or unreadable one is an InputError naming it."""
+    if not os.path.exists(path):
+        raise InputError(f"{what} file {path} does not exist")
+    try:
+        return np.load(path, mmap_mode=mmap_mode)
+    except (ValueError, OSError) as error:
+        raise InputError(f"{path} is not a readable .npy file ({error})") from None
+
+
 def csv_text(header, rows):
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
