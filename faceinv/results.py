@@ -8,8 +8,6 @@ results/<method>/
                                  latent errors, timing, generator passes, settings
     losses.csv, losses.png       per-step loss curves (optimisation methods only)
 """
-import csv
-import io
 import os
 
 import numpy as np
@@ -55,11 +53,7 @@ def png_name(name):
 def write_loss_curves(folder, curves, title, label):
     """curves: name -> per-step values (the total under "loss"); a CSV and a plot."""
     names = list(curves)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["step", *names])
-    for step in range(len(curves[names[0]])):
-        writer.writerow([step, *(f"{curves[n][step]:.6g}" for n in names)])
-    files.save_text(os.path.join(folder, CURVES_CSV), text.getvalue())
+    rows = [[step, *(f"{curves[n][step]:.6g}" for n in names)] for step in range(len(curves[names[0]]))]
+    files.save_text(os.path.join(folder, CURVES_CSV), files.csv_text(["step", *names], rows))
     files.save_png(os.path.join(folder, CURVES_PLOT), plots.line_plot(curves, title, label), label)
 
