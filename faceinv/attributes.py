@@ -20,17 +20,11 @@ import numpy as np
 from faceinv import alignment, files
 from faceinv.cli import progress
 from faceinv.errors import InputError
-from faceinv.generators import LATENT_DIM
+from faceinv.generators import LATENT_DIM, render_batches
 
 LATENTS, SCORES, NAMES, META = "latents.npy", "scores.npy", "attributes.txt", "meta.json"
 SOURCES = ("synthetic", "landmarks", "classifier")
 LANDMARK_ATTRIBUTES = ("pose", "smile")
-
-
-def _rendered(generator, latents, batch_size):
-    """Yield (start, uint8 faces) batch by batch."""
-    for start in range(0, len(latents), batch_size):
-        yield start, files.to_uint8(np.asarray(generator(latents[start:start + batch_size])))
 
 
 def synthetic_scores(generator, latents):
@@ -43,7 +37,7 @@ def landmark_scores(generator, latents, batch_size=64, detector=None):
     detector = detector or alignment.FaceDetector()
     scores = np.full((len(latents), 2), np.nan, np.float32)
     bar = progress(len(latents))
-    for start, faces in _rendered(generator, latents, batch_size):
+    for start, faces in render_batches(generator, latents, batch_size):
         for i, face in enumerate(faces):
             points, _ = detector.landmarks(face)
             if points is not None:
@@ -61,7 +55,7 @@ def classifier_scores(generator, latents, classifier, attributes=None, batch_siz
     columns = [names.index(a) for a in wanted]
     scores = np.zeros((len(latents), len(columns)), np.float32)
     bar = progress(len(latents))
-    for start, faces in _rendered(generator, latents, batch_size):
+    for start, faces in render_batches(generator, latents, batch_size):
         scores[start:start + len(faces)] = classifier(faces / 255.0)[:, columns]
         bar.add(len(faces))
     return scores, list(wanted)

@@ -9,6 +9,7 @@ import numpy as np
 
 from faceinv import files
 from faceinv.errors import InputError
+from faceinv.generators import render_batches
 
 
 def conditional_direction(primary, conditions=()):
@@ -35,8 +36,7 @@ def edit_path(latents, direction, start=-3.0, end=3.0, steps=7):
 def render_edits(generator, path, batch_size=64):
     """uint8 faces [N, steps, H, W, 3] of an edit path."""
     flat = path.reshape(-1, path.shape[-1])
-    faces = np.concatenate([files.to_uint8(np.asarray(generator(flat[i:i + batch_size])))
-                            for i in range(0, len(flat), batch_size)])
+    faces = np.concatenate([faces for _, faces in render_batches(generator, flat, batch_size)])
     return faces.reshape(*path.shape[:2], *faces.shape[1:])
 
 

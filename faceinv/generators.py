@@ -20,7 +20,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from faceinv import progan
+from faceinv import files, progan
 from faceinv.errors import InputError
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
@@ -36,6 +36,12 @@ def sample_latents(count, seed):
     """Standard-normal latents [count, 512], row i fixed by (seed, i) alone.
     (The authors' sampler drew uniform [0, 1) latents; ProGAN was trained on N(0, 1).)"""
     return np.random.default_rng(seed).standard_normal((count, LATENT_DIM), dtype=np.float32)
+
+
+def render_batches(generator, latents, batch_size=64):
+    """Yield (start, uint8 faces) for consecutive batches of `latents`."""
+    for start in range(0, len(latents), batch_size):
+        yield start, files.to_uint8(np.asarray(generator(latents[start:start + batch_size])))
 
 
 def hub_cache_folder(handle):
