@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv import files
+from faceinv import data, files
 from faceinv.encoder import export_model, resnet18
 from faceinv.errors import InputError
 
@@ -65,10 +65,7 @@ def build_classifier(n_attributes, input_size=128):
 
 def _dataset(paths, labels, batch_size, shuffle_seed=None):
     def load(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.convert_image_dtype(image, tf.float32)
-        image.set_shape([None, None, 3])
-        return celeba_window(image[None])[0], label
+        return celeba_window(data.decode(path)[None])[0], label
     dataset = tf.data.Dataset.from_tensor_slices((paths, labels))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(paths), seed=shuffle_seed, reshuffle_each_iteration=True)

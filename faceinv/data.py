@@ -36,11 +36,16 @@ def check_image_files(paths):
             raise InputError(f"corrupt or truncated image {path}")
 
 
-def _decode(path, resolution):
+def decode(path):
+    """An image file as float32 [H, W, 3] in [0, 1], inside a tf.data pipeline."""
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image = tf.image.convert_image_dtype(image, tf.float32)
     image.set_shape([None, None, 3])
-    return tf.image.resize(image, [resolution, resolution])
+    return image
+
+
+def _decode(path, resolution):
+    return tf.image.resize(decode(path), [resolution, resolution])
 
 
 def faces_with_latents(paths, latents, batch_size, seed, epoch, resolution=128):
