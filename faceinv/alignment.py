@@ -49,11 +49,6 @@ def similarity_transform(source, target):
     return matrix
 
 
-def apply_transform(matrix, points):
-    points = np.asarray(points, np.float64)
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
 def warp(image, landmarks, size):
     """Crop `image` (uint8 [H, W, 3]) so that `landmarks` land on the template of
     a size x size crop. Big reductions are first done by box-filter shrinking, so

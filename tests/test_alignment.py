@@ -24,7 +24,7 @@ def test_similarity_transform_recovers_a_known_one():
     target = scale * source @ rotation.T + shift
     matrix = alignment.similarity_transform(source, target)
     np.testing.assert_allclose(matrix[:, :2], scale * rotation, atol=1e-9)
-    np.testing.assert_allclose(alignment.apply_transform(matrix, source), target, atol=1e-9)
+    np.testing.assert_allclose(source @ matrix[:, :2].T + matrix[:, 2], target, atol=1e-9)
 
 
 @pytest.mark.parametrize("size", [128, 160])
