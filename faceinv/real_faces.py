@@ -169,11 +169,14 @@ def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=2
     bar = progress(len(selection), unit="photo")
     bar.update(len(selection) - len(jobs))
 
+    def write_skips():
+        files.save_text(skipped_path, files.csv_text(["source", "reason"], sorted(skipped.items())))
+
     def record(chunk, reasons):
         for (_, _, s), reason in zip(chunk, reasons):
             if reason:
                 skipped[s] = reason
-        files.save_text(skipped_path, files.csv_text(["source", "reason"], sorted(skipped.items())))
+        write_skips()
         bar.add(len(chunk))
 
     tasks = [[(path, crop) for path, crop, _ in chunk] for chunk in chunks]
@@ -188,7 +191,7 @@ def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=2
                 initializer=_start_worker, initargs=(min_face_size, threads)) as pool:
             for chunk, reasons in zip(chunks, pool.map(_align_chunk, tasks, [size] * len(tasks))):
                 record(chunk, reasons)
-    record([], [])
+    write_skips()  # also when there was nothing left to do
 
     crops = sorted(n for n in os.listdir(faces_dir) if n.endswith(".png"))
     if crops:
