@@ -95,6 +95,12 @@ class FaceDetector:
         points = np.stack([best[6:11], best[11:16]], axis=1).astype(np.float64) + 0.5
         return points / factor, float(best[5])
 
+    def align(self, image, size):
+        """The most confident face of a uint8 RGB image as an aligned uint8 size x
+        size crop, or None when there is no face."""
+        landmarks, _ = self.landmarks(image)
+        return None if landmarks is None else warp(image, landmarks, size)
+
 
 def yaw(landmarks):
     """Signed left-right head turn from five landmarks: the nose's offset from the

@@ -47,6 +47,17 @@ def read_celeba_attributes(celeba):
     return names, [row[0] for row in rows], (labels > 0).astype(np.float32)
 
 
+def celeba_photos(celeba, file_names):
+    """Paths of the named photos in <celeba>/img_align_celeba, all checked to exist."""
+    image_dir = os.path.join(celeba, IMAGES)
+    paths = [os.path.join(image_dir, n) for n in file_names]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise InputError(f"{len(missing)} photos of the attribute list are missing from {image_dir}, "
+                         f"for example {os.path.basename(missing[0])}")
+    return paths
+
+
 def celeba_window(images):
     """The ProGAN window of [N, H, W, 3] CelebA photos (exact at 178x218, proportional otherwise)."""
     top, left, height, width = PROGAN_WINDOW
@@ -80,12 +91,7 @@ def train_classifier(celeba, export_dir, checkpoint_dir, log_dir, epochs=5, batc
     names, file_names, labels = read_celeba_attributes(celeba)
     if limit:
         file_names, labels = file_names[:limit], labels[:limit]
-    image_dir = os.path.join(celeba, IMAGES)
-    paths = [os.path.join(image_dir, n) for n in file_names]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise InputError(f"{len(missing)} photos of the attribute list are missing from {image_dir}, "
-                         f"for example {os.path.basename(missing[0])}")
+    paths = celeba_photos(celeba, file_names)
     order = np.random.default_rng(seed).permutation(len(paths))
     held = max(1, int(round(validation * len(paths))))
     if len(paths) - held < batch_size:

@@ -44,6 +44,11 @@ def decode(path):
     return image
 
 
+def resize(images, size):
+    """Images [..., H, W, 3] to size x size, antialiased when shrinking."""
+    return tf.image.resize(images, [size, size], antialias=True)
+
+
 def _decode(path, resolution):
     return tf.image.resize(decode(path), [resolution, resolution])
 

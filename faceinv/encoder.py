@@ -63,12 +63,16 @@ class _Serving(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="faces")])
     def serve(self, faces):
-        return {self.output: tf.cast(self.model(faces, training=False), tf.float32)}
+        outputs = self.model(faces, training=False)
+        if isinstance(self.output, str):
+            return {self.output: tf.cast(outputs, tf.float32)}
+        return {name: tf.cast(o, tf.float32) for name, o in zip(self.output, outputs)}
 
 
 def export_model(model, folder, meta, meta_file=META_FILE, output="latents"):
     """Write a SavedModel (signature `serving_default`: faces [N, H, W, 3] in [0, 1]
-    -> `output`) plus a JSON meta file; the folder appears whole or not at all."""
+    -> `output`, or one output per name when `output` is a tuple of names) plus a
+    JSON meta file; the folder appears whole or not at all."""
     folder = os.path.abspath(folder)
     tmp = folder + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -12,14 +12,13 @@ rerun resumes after the last finished epoch and, because each epoch's shuffle
 is seeded by (seed, epoch), sees the same batches it would have seen.
 """
 import dataclasses
-import json
 import math
 import os
 
 import keras
 import tensorflow as tf
 
-from faceinv import data, losses
+from faceinv import data, files, losses
 from faceinv.cli import progress
 from faceinv.encoder import build_encoder, export_encoder
 from faceinv.errors import InputError, TrainingDiverged
@@ -78,21 +77,9 @@ def _check(config):
 
 
 def _check_resume(config):
-    os.makedirs(config.checkpoint_dir, exist_ok=True)
-    path = os.path.join(config.checkpoint_dir, "run.json")
-    mine = {k: getattr(config, k) for k in TrainConfig.RESUME_KEYS}
-    if os.path.exists(path):
-        with open(path) as f:
-            theirs = json.load(f)
-        differ = [k for k in mine if theirs.get(k) != mine[k]]
-        if differ:
-            raise InputError(f"{config.checkpoint_dir} holds a run with other settings "
-                             f"({', '.join(f'{k}={theirs.get(k)!r}' for k in differ)}); "
-                             "use another --checkpoint-dir or delete it")
-    else:
-        with open(path + ".tmp", "w") as f:
-            json.dump(mine, f, indent=2)
-        os.replace(path + ".tmp", path)
+    files.check_same_settings(os.path.join(config.checkpoint_dir, "run.json"),
+                              {k: getattr(config, k) for k in TrainConfig.RESUME_KEYS},
+                              "use another --checkpoint-dir or delete it")
 
 
 class EncoderTrainer:

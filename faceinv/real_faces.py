@@ -115,11 +115,11 @@ def _align_chunk(jobs, size):
         except InputError as error:
             reasons.append(f"unreadable: {error}")
             continue
-        landmarks, _ = _detector.landmarks(image)
-        if landmarks is None:
+        face = _detector.align(image, size)
+        if face is None:
             reasons.append("no face found")
             continue
-        files.save_png(crop, alignment.warp(image, landmarks, size))
+        files.save_png(crop, face)
         reasons.append("")
     return reasons
 
