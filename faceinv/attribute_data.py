@@ -1,0 +1,135 @@
+"""Faces split by one attribute (without / with), as the attribute inverter trains on them.
+
+Three sources, one shape: a `TwoClasses` holds each class as either image
+paths or uint8 arrays, and `pairs()` turns it into batches of (faces without,
+faces with), resized to the training size.
+- CelebA: the photos and list_attr_celeba.txt, split by a named attribute
+  (Eyeglasses, Wearing_Hat, ...); each photo is cut to ProGAN's 128x128 window.
+- Two folders of aligned faces, one per class; all images must share one size.
+- `synthetic`: faces of the built-in generator split by their true eyeglasses
+  score (a stand-in, labelled so).
+An epoch is one pass over the smaller class; the larger class gives a fresh
+random subset of the same size each epoch. Each epoch's order is seeded by
+(seed, epoch), so a resumed run sees the batches it would have seen.
+"""
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from faceinv import data, eyeglasses, files
+from faceinv.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
+from faceinv.errors import InputError
+from faceinv.generators import render_batches
+
+
+@dataclasses.dataclass
+class TwoClasses:
+    without: object          # paths [N] or uint8 faces [N, H, W, 3]
+    with_: object
+    source: str              # "celeba", "folders" or "synthetic"
+    label: str               # printed on every output; says STAND-IN for synthetic faces
+    crop_celeba: bool = False
+
+    def counts(self):
+        return len(self.without), len(self.with_)
+
+
+def celeba_split(celeba, attribute="Eyeglasses", limit=0):
+    """CelebA photos without / with `attribute` (the first `limit` of each class if > 0)."""
+    names, file_names, labels = read_celeba_attributes(celeba)
+    if attribute not in names:
+        raise InputError(f"attribute {attribute!r} is not in the CelebA attribute list; "
+                         f"it has: {', '.join(names)}")
+    column = labels[:, names.index(attribute)] > 0.5
+    paths = np.asarray(celeba_photos(celeba, file_names))
+    without, with_ = paths[~column].tolist(), paths[column].tolist()
+    if limit:
+        without, with_ = without[:limit], with_[:limit]
+    _check_counts(without, with_, f"CelebA's {attribute}")
+    return TwoClasses(without, with_, "celeba", f"CelebA {os.path.abspath(celeba)}, split by {attribute}",
+                      crop_celeba=True)
+
+
+def folder_split(without_folder, with_folder, limit=0):
+    """Faces of two folders (the first `limit` of each if > 0); one class empty, or
+    images of mixed sizes, is an InputError."""
+    classes = []
+    for folder in (without_folder, with_folder):
+        names = files.list_images(folder)
+        classes.append([os.path.join(folder, n) for n in (names[:limit] if limit else names)])
+    sizes = {}
+    for path in classes[0] + classes[1]:
+        try:
+            with Image.open(path) as image:
+                sizes.setdefault(image.size, path)
+        except (UnidentifiedImageError, OSError) as error:
+            raise InputError(f"cannot read image {path}: {error}") from None
+    if len(sizes) > 1:
+        (a, path_a), (b, path_b) = list(sizes.items())[:2]
+        raise InputError(f"the two folders mix image sizes: {path_a} is {a[0]}x{a[1]}, {path_b} is "
+                         f"{b[0]}x{b[1]}; crop them alike first (prepare_real_faces.py --layout folder)")
+    data.check_image_files(classes[0] + classes[1])
+    return TwoClasses(classes[0], classes[1], "folders",
+                      f"faces of {os.path.abspath(without_folder)} / {os.path.abspath(with_folder)}")
+
+
+def synthetic_split(generator, count, seed=0):
+    """`count` rendered faces of each class, split by the true eyeglasses score."""
+    without, with_ = eyeglasses.split_latents(generator, count, seed)
+
+    def render(latents):
+        return np.concatenate([faces for _, faces in render_batches(generator, latents)])
+    return TwoClasses(render(without), render(with_), "synthetic",
+                      f"{generator.label}, split by the true eyeglasses score")
+
+
+def _check_counts(without, with_, what):
+    if not len(without) or not len(with_):
+        empty = "without" if not len(without) else "with"
+        raise InputError(f"{what} leaves the class '{empty}' empty "
+                         f"({len(without)} faces without, {len(with_)} with)")
+
+
+def steps_per_epoch(split, batch_size):
+    steps = min(split.counts()) // batch_size
+    if steps == 0:
+        raise InputError(f"the smaller class holds {min(split.counts())} faces, "
+                         f"fewer than one batch of {batch_size}")
+    return steps
+
+
+def _class_dataset(faces, split, size, order):
+    if isinstance(faces, np.ndarray):
+        dataset = tf.data.Dataset.from_tensor_slices(faces[order])
+        load = lambda face: tf.image.convert_image_dtype(face, tf.float32)  # noqa: E731
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(faces)[order])
+        if split.crop_celeba:
+            load = lambda path: celeba_window(data.decode(path)[None])[0]  # noqa: E731
+        else:
+            load = data.decode
+    return dataset.map(lambda item: data.resize(load(item), size),
+                       num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def pairs(split, size, batch_size, seed, epoch):
+    """One epoch of batches (without [B, size, size, 3], with [B, size, size, 3]) in [0, 1]."""
+    n = steps_per_epoch(split, batch_size) * batch_size
+    classes = []
+    for k, faces in enumerate((split.without, split.with_)):
+        order = np.random.default_rng([seed, epoch, k]).permutation(len(faces))[:n]
+        classes.append(_class_dataset(faces, split, size, order).batch(batch_size))
+    return tf.data.Dataset.zip(tuple(classes)).prefetch(tf.data.AUTOTUNE)
+
+
+def preview(split, size, count=4):
+    """The first `count` faces of each class, float32 [count, size, size, 3] each: fixed
+    faces to watch training on."""
+    out = []
+    for faces in (split.without, split.with_):
+        order = np.arange(min(count, len(faces)))
+        out.append(np.stack(list(_class_dataset(faces, split, size, order).as_numpy_iterator())))
+    return out

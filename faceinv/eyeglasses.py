@@ -1,0 +1,138 @@
+"""Eyeglasses ground truth from the `synthetic` generator: two-class face sets and a judge of edits.
+
+The synthetic renderer draws glasses with opacity sigmoid(4 (s - 1)), where s
+is the latent's true eyeglasses score. Faces with s <= WITHOUT_MAX (opacity
+under 5%) are "without", faces with s >= WITH_MIN (over 95%) "with"; the rest
+are ambiguous and not used.
+
+The judge needs no trained network. For each test face it renders two
+counterfactuals that differ from the face in the glasses alone: the latent is
+moved along the part of the eyeglasses direction orthogonal to the other four
+attribute directions (every other drawn feature depends on directions
+orthogonal to those five), to s = OFF_SCORE and s = ON_SCORE. An edit is then
+scored by where it lies between them on the pixels the glasses cover:
+    amount = <edit - off, on - off> / |on - off|^2   over the glasses pixels,
+0 for the face without glasses, 1 for the face with them; an edit has glasses
+when amount > 0.5, which is exactly "nearer (L2) to the render with glasses
+than to the one without". The eye region is every pixel the glasses change at
+all, widened by REGION_MARGIN pixels; the change an edit makes outside it is
+the leak the authors report.
+"""
+import numpy as np
+import tensorflow as tf
+
+from faceinv import data, editing
+from faceinv.generators import sample_latents
+from faceinv.synthetic import ATTRIBUTES
+
+WITHOUT_MAX, WITH_MIN = 0.25, 1.75
+OFF_SCORE, ON_SCORE = -0.5, 2.5     # opacity 0.3% and 99.8%
+GLASSES_PIXEL = 0.1                 # |on - off| (max over channels) of a pixel the glasses cover
+REGION_PIXEL = 0.01                 # ... of a pixel they change at all
+REGION_MARGIN = 3                   # pixels added around the eye region
+POOL = 50_000                       # latents drawn per try when collecting a class
+SUCCESS_TARGET = 0.8                # share of held-out faces an inverter must edit (issue 6)
+# The most an edit may change the face outside the eye region, as a mean
+# absolute difference in [0, 1] units: 0.02 is 5 of 255 grey levels, a third
+# of the mean change the glasses themselves make inside the region (0.06), and
+# about the smallest uniform brightening visible side by side (a Weber fraction
+# of 1-2%), which is the failure the authors report. The ground truth changes
+# nothing there (under 1e-6).
+OUTSIDE_THRESHOLD = 0.02
+
+
+def _glasses_only_direction(generator):
+    others = [generator.attribute_directions[a] for a in ATTRIBUTES if a != "eyeglasses"]
+    return editing.conditional_direction(generator.attribute_directions["eyeglasses"], others)
+
+
+def split_latents(generator, count, seed):
+    """(latents without glasses [count, 512], latents with glasses [count, 512]),
+    the first `count` of each class among latents drawn with `seed`."""
+    direction = generator.attribute_directions["eyeglasses"]
+    without, with_, draw = [], [], 0
+    while sum(map(len, without)) < count or sum(map(len, with_)) < count:
+        latents = sample_latents(POOL, [seed, draw])
+        scores = latents.astype(np.float64) @ direction
+        without.append(latents[scores <= WITHOUT_MAX])
+        with_.append(latents[scores >= WITH_MIN])
+        draw += 1
+    return np.concatenate(without)[:count], np.concatenate(with_)[:count]
+
+
+def set_eyeglasses(generator, latents, score):
+    """The latents moved so that their eyeglasses score is `score`, every other drawn feature kept."""
+    latents = np.asarray(latents, np.float64)
+    u = _glasses_only_direction(generator)
+    d = generator.attribute_directions["eyeglasses"].astype(np.float64)
+    step = (score - latents @ d) / (u @ d)
+    return (latents + step[:, None] * u[None]).astype(np.float32)
+
+
+def counterfactuals(generator, latents, size=None):
+    """float32 renders (without glasses, with glasses) [N, size, size, 3] of the same faces."""
+    def render(score):
+        return _resized(generator(set_eyeglasses(generator, latents, score)), size)
+    return render(OFF_SCORE), render(ON_SCORE)
+
+
+def _resized(faces, size):
+    return np.asarray(faces if size in (None, faces.shape[1]) else data.resize(faces, size))
+
+
+def eye_region(off, on):
+    """bool [N, H, W]: the pixels the glasses change, widened by REGION_MARGIN."""
+    changed = np.abs(on - off).max(-1) > REGION_PIXEL
+    width = 2 * REGION_MARGIN + 1
+    widened = tf.nn.max_pool2d(changed[..., None].astype(np.float32), width, 1, "SAME")
+    return np.asarray(widened)[..., 0] > 0.5
+
+
+def glasses_amount(edited, off, on):
+    """[N]: 0 where `edited` matches the render without glasses on the glasses'
+    pixels, 1 where it matches the render with them (see the module docstring)."""
+    covered = (np.abs(on - off).max(-1) > GLASSES_PIXEL)[..., None]
+    change = (on - off) * covered
+    return ((edited - off) * change).sum((1, 2, 3)) / (change * change).sum((1, 2, 3))
+
+
+def outside_change(faces, edited, region):
+    """[N]: mean absolute change (over pixels and channels) outside each face's eye region."""
+    outside = ~region[..., None]
+    return (np.abs(edited - faces) * outside).sum((1, 2, 3)) / (3 * outside.sum((1, 2, 3)))
+
+
+def judge_edits(generator, edit, count=200, seed=1, size=None, batch_size=50):
+    """Judge an inverter on held-out faces: `edit(faces, "add" | "remove")` ->
+    (edited, residual). Returns {"add": ..., "remove": ...}, each with per-face
+    `amount` and `outside` arrays and the faces, edits and residuals of the
+    first batch."""
+    classes = dict(zip(("add", "remove"), split_latents(generator, count, seed)))
+    report = {}
+    for direction, latents in classes.items():
+        amounts, outside, shown = [], [], None
+        for start in range(0, count, batch_size):
+            batch = latents[start:start + batch_size]
+            off, on = counterfactuals(generator, batch, size)
+            faces = _resized(generator(batch), size)
+            edited, residual = edit(faces, direction)
+            amounts.append(glasses_amount(edited, off, on))
+            outside.append(outside_change(faces, edited, eye_region(off, on)))
+            shown = shown or (faces, edited, residual)
+        report[direction] = {"amount": np.concatenate(amounts), "outside": np.concatenate(outside),
+                             "shown": shown}
+    return report
+
+
+def summarise(report):
+    """Success rates and outside-region change of a `judge_edits` report, as plain numbers."""
+    summary = {}
+    for direction, r in report.items():
+        amount, outside = r["amount"], r["outside"]
+        success = amount > 0.5 if direction == "add" else amount < 0.5
+        summary[direction] = {
+            "success": float(success.mean()), "amount_mean": float(amount.mean()),
+            "outside_mean": float(outside.mean()), "outside_p95": float(np.percentile(outside, 95))}
+    summary["passes"] = bool(min(summary[d]["success"] for d in report) >= SUCCESS_TARGET
+                             and max(summary[d]["outside_mean"] for d in report) < OUTSIDE_THRESHOLD)
+    return summary

@@ -1,0 +1,150 @@
+"""The attribute inverter's networks and losses: two residual generators, one discriminator.
+
+Following "Learning Residual Images for Face Attribute Manipulation" (Shen & Liu
+2017), which the paper reimplements: the generator `add` (the paper's G0) turns
+a face without the attribute into one with it, `remove` (G1) does the reverse.
+Each predicts only a residual image that is added to its input, so the rest of
+the face is kept by construction rather than redrawn.
+
+Images are float32 in [0, 1]; residuals live in [-1, 1] (the same units).
+
+Generator (the published table, with one fix): 5x5 conv 64 stride 1, 4x4 conv
+128 stride 2, 4x4 conv 256 stride 2, 4x4 transposed conv 128 stride 2, 4x4
+transposed conv 64 stride 2, 4x4 conv to 3 channels; leaky ReLU and instance
+norm after every hidden layer. The table's transposed convolutions have stride
+1, which cannot bring a 32x32 map back to 128x128: here they have stride 2, so
+the residual matches the input. `width` scales every channel count (64 is the
+paper's); any input size divisible by 4 works.
+
+With `attention`, the last conv has a fourth channel: a sigmoid mask m, and the
+residual becomes m * tanh(r). The mask's mean is penalised (`mask_loss`), so
+the generator must say where it edits; the authors report residuals that
+brighten the whole face and leak outside the attribute's region.
+
+Discriminator: five 4x4 stride-2 convs (64 to 1024 channels at width 64), a 4x4
+conv to one channel, flatten, and a dense layer of three logits, for the
+classes real without the attribute, real with it, and generated. Its second
+block's activations are the features of the perceptual loss (as in Shen & Liu,
+no external network).
+"""
+import os
+
+import keras
+import tensorflow as tf
+
+from faceinv import files
+from faceinv.encoder import export_model
+from faceinv.errors import InputError
+
+layers = keras.layers
+META_FILE = "inverter.json"
+WITHOUT, WITH, GENERATED = 0, 1, 2  # the discriminator's classes
+SLOPE = 0.2                          # leaky ReLU
+
+
+def _norm_act(x):
+    x = layers.GroupNormalization(groups=-1, epsilon=1e-5)(x)  # groups=-1: instance norm
+    return layers.LeakyReLU(SLOPE)(x)
+
+
+def build_generator(name, width=64, attention=False):
+    """faces [N, H, W, 3] -> [edited faces, residual] (both [N, H, W, 3]), and
+    with `attention` the mask [N, H, W, 1] as a third output."""
+    faces = keras.Input((None, None, 3), name="faces")
+    x = layers.Rescaling(2.0, offset=-1.0)(faces)
+    x = _norm_act(layers.Conv2D(width, 5, 1, padding="same")(x))
+    x = _norm_act(layers.Conv2D(2 * width, 4, 2, padding="same")(x))
+    x = _norm_act(layers.Conv2D(4 * width, 4, 2, padding="same")(x))
+    x = _norm_act(layers.Conv2DTranspose(2 * width, 4, 2, padding="same")(x))
+    x = _norm_act(layers.Conv2DTranspose(width, 4, 2, padding="same")(x))
+    # Zero-initialised: training starts from the identity edit (residual 0, mask 0.5).
+    out = layers.Conv2D(4 if attention else 3, 4, 1, padding="same", kernel_initializer="zeros",
+                        name="residual_conv")(x)
+    residual = layers.Activation("tanh")(out[..., :3])
+    outputs = []
+    if attention:
+        mask = layers.Activation("sigmoid", name="mask")(out[..., 3:])
+        residual = mask * residual
+        outputs = [mask]
+    edited = layers.Activation(lambda t: tf.clip_by_value(t, 0.0, 1.0))(faces + residual)
+    return keras.Model(faces, [edited, residual] + outputs, name=name)
+
+
+def build_discriminator(size=128, width=64):
+    """faces [N, size, size, 3] -> [logits [N, 3], perceptual features]; the
+    dense layer fixes the size, which must be divisible by 32."""
+    faces = keras.Input((size, size, 3), name="faces")
+    x = layers.Rescaling(2.0, offset=-1.0)(faces)
+    features = None
+    for i, channels in enumerate((1, 2, 4, 8, 16)):
+        x = layers.Conv2D(channels * width, 4, 2, padding="same")(x)
+        x = layers.LeakyReLU(SLOPE)(x) if i == 0 else _norm_act(x)
+        if i == 1:
+            features = x
+    x = layers.Conv2D(1, 4, 1, padding="same")(x)
+    logits = layers.Dense(3, name="logits")(layers.Flatten()(x))
+    return keras.Model(faces, [logits, features], name="discriminator")
+
+
+def discriminator_loss(logits_without, logits_with, logits_generated):
+    """Cross entropy of the 3-way softmax: real faces to their class, edits to `generated`."""
+    def ce(logits, label):
+        labels = tf.fill(tf.shape(logits)[:1], label)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    return (ce(logits_without, WITHOUT) + ce(logits_with, WITH) + ce(logits_generated, GENERATED)) / 3.0
+
+
+def adversarial_loss(logits, target):
+    """Cross entropy pushing the discriminator to see an edit as a real face of class `target`."""
+    labels = tf.fill(tf.shape(logits)[:1], target)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+
+def dual_loss(faces, round_trip):
+    """Mean absolute error between a face and its edit edited back (remove(add(x)) ~ x)."""
+    return tf.reduce_mean(tf.abs(faces - round_trip))
+
+
+def residual_loss(residual):
+    """Mean absolute residual: edits should be small and local."""
+    return tf.reduce_mean(tf.abs(residual))
+
+
+def perceptual_loss(features, edited_features):
+    """Mean absolute difference of discriminator features: the edit keeps the face's content."""
+    return tf.reduce_mean(tf.abs(features - edited_features))
+
+
+def mask_loss(mask):
+    """Mean attention mask: the fraction of the image the generator says it edits."""
+    return tf.reduce_mean(mask)
+
+
+def export_inverter(add, remove, folder, meta):
+    """Both generators as SavedModels, folder/add and folder/remove (signature
+    `serving_default`: faces [N, H, W, 3] in [0, 1] -> `edited`, `residual`, and
+    `mask` with attention), each with inverter.json beside it."""
+    for name, model in (("add", add), ("remove", remove)):
+        outputs = ("edited", "residual", "mask")[:len(model.outputs)]
+        export_model(model, os.path.join(folder, name), dict(meta, direction=name), META_FILE, outputs)
+
+
+class LoadedInverter:
+    """Exported generators: `inverter(faces, "add")` -> (edited, residual), float32 numpy."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self._serve = {}
+        for name in ("add", "remove"):
+            path = os.path.join(folder, name)
+            if not os.path.exists(os.path.join(path, "saved_model.pb")):
+                raise InputError(f"no exported attribute inverter in {folder} "
+                                 f"(missing {name}/; attribute_inverter.py train writes it)")
+            self._serve[name] = tf.saved_model.load(path).signatures["serving_default"]
+        self.meta = files.load_json(os.path.join(folder, "add", META_FILE))
+        self.size = self.meta["size"]
+        self.label = self.meta["label"]
+
+    def __call__(self, faces, direction):
+        out = self._serve[direction](faces=tf.convert_to_tensor(faces, tf.float32))
+        return out["edited"].numpy(), out["residual"].numpy()

@@ -1,0 +1,262 @@
+"""attribute_inverter.py: losses on hand-made tensors, one train step, export, the judge, bad input."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from skimage import data as skimage_data
+
+import attribute_inverter
+from faceinv import attribute_data, eyeglasses, files
+from faceinv import residual_gan as gan
+from faceinv.errors import InputError
+from faceinv.inverter_training import InverterConfig, InverterTrainer
+from faceinv.residual_gan import LoadedInverter
+
+SMALL = ["--size", "64", "--width", "4", "--batch-size", "2"]
+
+
+def _ce(logits, label):
+    logits = np.asarray(logits, np.float64)
+    return float(np.mean(np.log(np.exp(logits).sum(-1)) - logits[:, label]))
+
+
+def test_discriminator_and_adversarial_losses_are_three_way_cross_entropy():
+    uniform = tf.zeros([2, 3])
+    assert gan.discriminator_loss(uniform, uniform, uniform).numpy() == pytest.approx(np.log(3), 1e-6)
+    sure = tf.constant([[9.0, 0.0, 0.0]]), tf.constant([[0.0, 9.0, 0.0]]), tf.constant([[0.0, 0.0, 9.0]])
+    assert gan.discriminator_loss(*sure).numpy() < 1e-3
+    # Swapping the real classes makes every real answer wrong.
+    assert gan.discriminator_loss(sure[1], sure[0], sure[2]).numpy() > 5.0
+    logits = np.array([[0.5, 2.0, -1.0], [1.0, 0.0, 3.0]], np.float32)
+    for target in (gan.WITHOUT, gan.WITH):
+        assert gan.adversarial_loss(tf.constant(logits), target).numpy() == pytest.approx(_ce(logits, target), 1e-5)
+
+
+def test_image_losses_on_hand_made_tensors():
+    faces = tf.zeros([2, 4, 4, 3])
+    shifted = tf.concat([tf.fill([1, 4, 4, 3], 0.1), tf.zeros([1, 4, 4, 3])], 0)
+    assert gan.dual_loss(faces, shifted).numpy() == pytest.approx(0.05)
+    residual = np.zeros([1, 4, 4, 3], np.float32)
+    residual[0, :1] = 0.5
+    residual[0, 1:2] = -0.5
+    assert gan.residual_loss(tf.constant(residual)).numpy() == pytest.approx(0.25)
+    features = np.zeros([2, 2, 2, 4], np.float32)
+    edited = features.copy()
+    edited[..., 0] = 2.0
+    assert gan.perceptual_loss(tf.constant(features), tf.constant(edited)).numpy() == pytest.approx(0.5)
+    mask = np.zeros([1, 4, 4, 1], np.float32)
+    mask[0, :, :2] = 1.0
+    assert gan.mask_loss(tf.constant(mask)).numpy() == pytest.approx(0.5)
+
+
+def test_generators_start_as_the_identity_and_attention_bounds_the_residual():
+    faces = tf.random.uniform([2, 64, 64, 3], seed=1)
+    edited, residual = gan.build_generator("add", width=4)(faces)
+    np.testing.assert_array_equal(edited.numpy(), faces.numpy())
+    assert not residual.numpy().any()
+    model = gan.build_generator("add", width=4, attention=True)
+    last = model.get_layer("residual_conv")
+    last.set_weights([np.random.default_rng(0).normal(0, 0.5, w.shape) for w in last.get_weights()])
+    edited, residual, mask = (o.numpy() for o in model(faces))
+    assert mask.shape == (2, 64, 64, 1) and residual.shape == edited.shape == (2, 64, 64, 3)
+    assert (np.abs(residual) <= mask + 1e-6).all() and np.abs(residual).max() > 0.05
+    np.testing.assert_allclose(edited, np.clip(faces.numpy() + residual, 0, 1), atol=1e-6)
+    logits, _ = gan.build_discriminator(64, width=4)(faces)
+    assert logits.shape == (2, 3)
+
+
+@pytest.fixture(scope="module")
+def small_split(synthetic):
+    return attribute_data.synthetic_split(synthetic, 4, seed=0)
+
+
+def test_synthetic_split_follows_the_true_eyeglasses_score(synthetic):
+    without, with_ = eyeglasses.split_latents(synthetic, 50, seed=0)
+    d = synthetic.attribute_directions["eyeglasses"]
+    assert (without @ d <= eyeglasses.WITHOUT_MAX).all() and (with_ @ d >= eyeglasses.WITH_MIN).all()
+    moved = eyeglasses.set_eyeglasses(synthetic, without[:5], 2.0)
+    np.testing.assert_allclose(moved @ d, 2.0, atol=1e-4)
+    others = np.stack([synthetic.attribute_directions[a] for a in ("pose", "smile", "age", "gender")])
+    np.testing.assert_allclose(moved @ others.T, without[:5] @ others.T, atol=1e-4)
+
+
+def test_one_train_step_changes_both_generators_and_the_discriminator(small_split, tmp_path):
+    config = InverterConfig(data="test", size=64, width=4, batch_size=2, checkpoint_dir=str(tmp_path / "ck"),
+                            log_dir=str(tmp_path / "log"), export_dir=str(tmp_path / "model"))
+    trainer = InverterTrainer(config, small_split)
+    without, with_ = next(iter(attribute_data.pairs(small_split, 64, 2, 0, 0)))
+    models = (trainer.add, trainer.remove, trainer.discriminator)
+    before = [[w.copy() for w in m.get_weights()] for m in models]
+    out = trainer.train_step(without, with_)
+    assert set(out) == {"discriminator", "adversarial", "dual", "residual", "perceptual", "generator"}
+    for model, old in zip(models, before):
+        assert any(not np.array_equal(a, b) for a, b in zip(old, model.get_weights())), model.name
+    assert np.abs(trainer.add(without)[1].numpy()).max() > 0
+    assert np.abs(trainer.remove(with_)[1].numpy()).max() > 0
+
+
+def test_export_and_reload_give_identical_outputs(small_split, tmp_path):
+    config = InverterConfig(data="test", size=64, width=4, batch_size=2, attention=True,
+                            checkpoint_dir=str(tmp_path / "ck"), log_dir=str(tmp_path / "log"),
+                            export_dir=str(tmp_path / "model"))
+    trainer = InverterTrainer(config, small_split)
+    for model in (trainer.add, trainer.remove):  # no longer the identity edit
+        last = model.get_layer("residual_conv")
+        last.set_weights([np.random.default_rng(1).normal(0, 0.3, w.shape) for w in last.get_weights()])
+    meta = trainer.export()
+    assert meta["standin"] and "STAND-IN" in meta["label"]
+    loaded = LoadedInverter(str(tmp_path / "model"))
+    faces = np.random.default_rng(0).random((3, 64, 64, 3), dtype=np.float32)
+    for direction, model in (("add", trainer.add), ("remove", trainer.remove)):
+        edited, residual = loaded(faces, direction)
+        expected = model(faces, training=False)
+        np.testing.assert_array_equal(edited, expected[0].numpy())
+        np.testing.assert_array_equal(residual, expected[1].numpy())
+        assert np.abs(residual).max() > 0.05
+    raw = tf.saved_model.load(str(tmp_path / "model" / "add")).signatures["serving_default"]
+    assert set(raw(faces=tf.constant(faces))) == {"edited", "residual", "mask"}
+
+
+def test_the_judge_tells_glasses_from_none_and_finds_leaks(synthetic):
+    """A cheating inverter that returns the renderer's own counterfactuals passes;
+    doing nothing, or brightening the face, fails."""
+    # judge_edits draws these same latents; a face's counterfactuals are found by matching its render.
+    latents = np.concatenate(eyeglasses.split_latents(synthetic, 6, seed=1))
+    renders = np.asarray(synthetic(latents))
+    off, on = eyeglasses.counterfactuals(synthetic, latents)
+
+    def perfect(faces, direction):
+        index = [np.argmin(np.abs(renders - face).mean((1, 2, 3))) for face in faces]
+        target = (on if direction == "add" else off)[index]
+        return target, target - faces
+
+    report = eyeglasses.judge_edits(synthetic, perfect, count=6, seed=1, batch_size=6)
+    summary = eyeglasses.summarise(report)
+    assert summary["add"]["success"] == 1.0 and summary["remove"]["success"] == 1.0
+    assert summary["add"]["outside_mean"] < 1e-5 and summary["passes"]
+    nothing = eyeglasses.summarise(eyeglasses.judge_edits(
+        synthetic, lambda f, d: (f, 0 * f), count=6, seed=1, batch_size=6))
+    assert nothing["add"]["success"] == 0.0 and nothing["remove"]["success"] == 0.0
+    brighter = eyeglasses.summarise(eyeglasses.judge_edits(
+        synthetic, lambda f, d: (np.clip(f + 0.1, 0, 1), 0.1 + 0 * f), count=6, seed=1, batch_size=6))
+    assert brighter["add"]["success"] == 0.0 and brighter["add"]["outside_mean"] > 0.05
+    assert not brighter["passes"]
+
+
+def _write_faces(folder, faces, size=None):
+    os.makedirs(folder, exist_ok=True)
+    for i, face in enumerate(faces):
+        image = Image.fromarray(face)
+        (image.resize((size, size)) if size else image).save(os.path.join(folder, f"{i:03d}.png"))
+
+
+@pytest.fixture(scope="module")
+def trained(small_split, tmp_path_factory):
+    """The script's train on two folders (the synthetic faces written out), tiny and short."""
+    root = tmp_path_factory.mktemp("inverter")
+    _write_faces(root / "without", small_split.without)
+    _write_faces(root / "with", small_split.with_)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
+                                 "--epochs", "1", "--run", "tiny"] + SMALL)
+        # A second run with more epochs resumes; other settings are refused.
+        attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
+                                 "--epochs", "2", "--run", "tiny"] + SMALL)
+        with pytest.raises(InputError, match="other settings"):
+            attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with",
+                                     "with", "--epochs", "3", "--run", "tiny", "--dual-weight", "1"] + SMALL)
+    finally:
+        os.chdir(cwd)
+    return root
+
+
+def test_train_writes_model_preview_and_history(trained):
+    model = trained / "saved_model" / "attribute_inverter" / "tiny"
+    assert (model / "add" / "saved_model.pb").exists() and (model / "remove" / "saved_model.pb").exists()
+    meta = files.load_json(model / "add" / "inverter.json")
+    assert meta["epochs"] == 2 and meta["size"] == 64 and meta["source"] == "folders"
+    history = files.read_csv(trained / "results" / "attribute_inverter" / "tiny" / "history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2]
+    assert Image.open(trained / "results" / "attribute_inverter" / "tiny" / "preview.png").size[0] == 4 * 64
+
+
+def test_apply_aligns_photos_and_grids_crops(trained, tmp_path):
+    model = str(trained / "saved_model" / "attribute_inverter" / "tiny")
+    photos = tmp_path / "photos"
+    os.makedirs(photos)
+    Image.fromarray(skimage_data.astronaut()).save(photos / "astronaut.jpg")
+    Image.fromarray(skimage_data.coffee()).save(photos / "coffee.jpg")
+    attribute_inverter.main(["apply", "--model", model, "--input", str(photos), "--out", str(tmp_path / "a")])
+    grid = np.asarray(Image.open(tmp_path / "a" / "grid.png"))
+    assert grid.shape[1] == 5 * 64 and grid.shape[0] == 32 + 64  # two banners, one face
+    assert os.listdir(tmp_path / "a" / "added") == ["astronaut.png"]
+    assert "coffee.jpg" in (tmp_path / "a" / "skipped.txt").read_text()
+    # A single square crop of the model's size is used as it is.
+    crop = tmp_path / "crop.png"
+    Image.open(trained / "with" / "000.png").resize((64, 64)).save(crop)
+    attribute_inverter.main(["apply", "--model", model, "--input", str(crop), "--out", str(tmp_path / "b")])
+    added = np.asarray(Image.open(tmp_path / "b" / "added" / "crop.png"))
+    edited, _ = LoadedInverter(model)(np.asarray(Image.open(crop), np.float32)[None] / 255.0, "add")
+    np.testing.assert_array_equal(added, files.to_uint8(edited[0]))
+
+
+def test_evaluate_writes_the_judgement(trained, tmp_path):
+    model = str(trained / "saved_model" / "attribute_inverter" / "tiny")
+    attribute_inverter.main(["evaluate", "--model", model, "--count", "4", "--out", str(tmp_path)])
+    result = files.load_json(tmp_path / "evaluation.json")
+    assert set(result["add"]) >= {"success", "outside_mean"} and "STAND-IN" in result["label"]
+    assert 0.0 <= result["add"]["success"] <= 1.0 and isinstance(result["passes"], bool)
+    assert Image.open(tmp_path / "grid.png").size[0] == 6 * 64
+
+
+def _celeba(root, attributes=("Eyeglasses", "Smiling"), labels=((1, -1), (-1, 1), (-1, -1), (1, 1))):
+    os.makedirs(root / "img_align_celeba")
+    photo = Image.fromarray(skimage_data.astronaut()).resize((178, 218))
+    lines = [str(len(labels)), " ".join(attributes)]
+    for i, row in enumerate(labels):
+        photo.save(root / "img_align_celeba" / f"{i + 1:06d}.jpg")
+        lines.append(f"{i + 1:06d}.jpg " + " ".join(f"{v:2d}" for v in row))
+    (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_celeba_split_and_batches(tmp_path):
+    _celeba(tmp_path)
+    split = attribute_data.celeba_split(str(tmp_path), "Eyeglasses")
+    assert [os.path.basename(p) for p in split.with_] == ["000001.jpg", "000004.jpg"]
+    assert [os.path.basename(p) for p in split.without] == ["000002.jpg", "000003.jpg"]
+    without, with_ = next(iter(attribute_data.pairs(split, 64, 2, 0, 0)))
+    assert without.shape == with_.shape == (2, 64, 64, 3)
+
+
+def test_bad_input_is_one_line(tmp_path, one_line_error, small_split):
+    _celeba(tmp_path / "celeba")
+    err = one_line_error(attribute_inverter.main, ["train", "--celeba", str(tmp_path / "celeba"),
+                                                   "--attribute", "Wearing_Hat"])
+    assert "'Wearing_Hat' is not in the CelebA attribute list" in err and "Smiling" in err
+    _celeba(tmp_path / "no_glasses", labels=((-1, 1), (-1, -1)))
+    err = one_line_error(attribute_inverter.main, ["train", "--celeba", str(tmp_path / "no_glasses")])
+    assert "'with' empty" in err
+    _write_faces(tmp_path / "with", small_split.with_)
+    os.makedirs(tmp_path / "empty")
+    err = one_line_error(attribute_inverter.main, ["train", "--data", "folders", "--without",
+                                                   str(tmp_path / "empty"), "--with", str(tmp_path / "with")])
+    assert "holds no images" in err
+    _write_faces(tmp_path / "mixed", small_split.without[:2])
+    _write_faces(tmp_path / "mixed_small", small_split.without[:1], size=100)
+    os.replace(tmp_path / "mixed_small" / "000.png", tmp_path / "mixed" / "small.png")
+    err = one_line_error(attribute_inverter.main, ["train", "--data", "folders", "--without",
+                                                   str(tmp_path / "mixed"), "--with", str(tmp_path / "with")])
+    assert "mix image sizes" in err and "100x100" in err and "128x128" in err
+    err = one_line_error(attribute_inverter.main, ["apply", "--model", str(tmp_path), "--input", "x.png"])
+    assert "no exported attribute inverter" in err
+
+
+@pytest.mark.parametrize("command", ["train", "apply", "evaluate"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        attribute_inverter.main([command, "--help"])
+    assert exit_info.value.code == 0 and "--" in capsys.readouterr().out
