@@ -24,7 +24,8 @@ import os
 
 import numpy as np
 
-from faceinv import attribute_data, cli, data, eyeglasses, files
+from faceinv import cli  # first: it quiets TensorFlow's start-up
+from faceinv import attribute_data, data, eyeglasses, files
 from faceinv.errors import InputError
 from faceinv.residual_gan import LoadedInverter
 
@@ -109,8 +110,6 @@ def train(a):
     from faceinv.inverter_training import InverterConfig, InverterTrainer
     attribute = "eyeglasses" if a.data == "synthetic" else a.attribute.lower()
     run = a.run or f"{attribute}_{a.data}" + ("_attention" if a.attention else "")
-    split = _split(a)
-    print(f"data: {split.label}: {split.counts()[0]} faces without, {split.counts()[1]} with")
     described = {"celeba": f"{os.path.abspath(a.celeba)}:{a.attribute}:{a.limit}",
                  "folders": f"{a.without and os.path.abspath(a.without)}|{a.with_ and os.path.abspath(a.with_)}"
                             f":{a.limit}",
@@ -122,6 +121,9 @@ def train(a):
         perceptual_weight=a.perceptual_weight, mask_weight=a.mask_weight, seed=a.seed,
         checkpoint_dir=os.path.join(PATH_CHECKPOINTS, run), log_dir=os.path.join(PATH_LOGS, run),
         export_dir=os.path.join(PATH_MODELS, run))
+    config.check()
+    split = _split(a)
+    print(f"data: {split.label}: {split.counts()[0]} faces without, {split.counts()[1]} with")
     trainer = InverterTrainer(config, split)
     history = trainer.fit()
     trainer.export()
