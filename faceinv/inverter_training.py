@@ -16,6 +16,7 @@ after every epoch; rerunning the same command resumes after the last one.
 import dataclasses
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -147,7 +148,7 @@ class InverterTrainer:
         history = []
         for epoch in range(int(self.epoch.numpy()), c.epochs):
             print(f"epoch {epoch + 1}/{c.epochs}")
-            bar, sums = progress(self.steps_per_epoch, unit="step"), {}
+            bar, sums, started = progress(self.steps_per_epoch, unit="step"), {}, time.perf_counter()
             batches = attribute_data.pairs(self.split, c.size, c.batch_size, c.seed, epoch)
             for step, (without, with_) in enumerate(batches):
                 values = {k: float(v) for k, v in self.train_step(without, with_).items()}
@@ -163,7 +164,8 @@ class InverterTrainer:
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
                 bar.update(step + 1, values=[(k, values[k]) for k in ("generator", "discriminator")])
-            history.append({"epoch": epoch + 1, **{k: v / self.steps_per_epoch for k, v in sums.items()}})
+            history.append({"epoch": epoch + 1, **{k: v / self.steps_per_epoch for k, v in sums.items()},
+                            "seconds": time.perf_counter() - started})
             with writer.as_default(step=epoch + 1):
                 tf.summary.image("preview", self.preview()[None])
             self.epoch.assign(epoch + 1)
