@@ -217,7 +217,8 @@ def evaluate(a):
         s = summary[direction]
         print(f"{direction}: glasses {'on' if direction == 'add' else 'off'} in "
               f"{100 * s['success']:.1f}% of {a.count} held-out faces; mean change outside the eye "
-              f"region {s['outside_mean']:.4f} (threshold {eyeglasses.OUTSIDE_THRESHOLD})")
+              f"region {s['outside_mean']:.4f} (threshold {eyeglasses.OUTSIDE_THRESHOLD}); cosine "
+              f"with the true change in the region {s['cosine_mean']:.3f}")
     print(f"wrote {out}/evaluation.json and grid.png")
 
 

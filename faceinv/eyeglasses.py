@@ -96,6 +96,18 @@ def glasses_amount(edited, off, on):
     return ((edited - off) * change).sum((1, 2, 3)) / (change * change).sum((1, 2, 3))
 
 
+def change_cosine(faces, edited, target, region):
+    """[N]: cosine, over the eye region, between the change an edit made and the
+    change the ground truth makes (1: the right shape, 0: unrelated or none).
+    `amount` only asks which render an edit is nearer to; this asks whether
+    what was drawn looks like the glasses."""
+    inside = region[..., None]
+    made, wanted = (edited - faces) * inside, (target - faces) * inside
+    dot = (made * wanted).sum((1, 2, 3))
+    norms = np.sqrt((made * made).sum((1, 2, 3)) * (wanted * wanted).sum((1, 2, 3)))
+    return dot / np.maximum(norms, 1e-12)
+
+
 def outside_change(faces, edited, region):
     """[N]: mean absolute change (over pixels and channels) outside each face's eye region."""
     outside = ~region[..., None]
@@ -105,22 +117,24 @@ def outside_change(faces, edited, region):
 def judge_edits(generator, edit, count=200, seed=1, size=None, batch_size=50):
     """Judge an inverter on held-out faces: `edit(faces, "add" | "remove")` ->
     (edited, residual). Returns {"add": ..., "remove": ...}, each with per-face
-    `amount` and `outside` arrays and the faces, edits and residuals of the
-    first batch."""
+    `amount`, `outside` and `cosine` arrays and the faces, edits and residuals
+    of the first batch."""
     classes = dict(zip(("add", "remove"), split_latents(generator, count, seed)))
     report = {}
     for direction, latents in classes.items():
-        amounts, outside, shown = [], [], None
+        amounts, outside, cosines, shown = [], [], [], None
         for start in range(0, count, batch_size):
             batch = latents[start:start + batch_size]
             off, on = counterfactuals(generator, batch, size)
             faces = _resized(generator(batch), size)
             edited, residual = edit(faces, direction)
+            region = eye_region(off, on)
             amounts.append(glasses_amount(edited, off, on))
-            outside.append(outside_change(faces, edited, eye_region(off, on)))
+            outside.append(outside_change(faces, edited, region))
+            cosines.append(change_cosine(faces, edited, on if direction == "add" else off, region))
             shown = shown or (faces, edited, residual)
         report[direction] = {"amount": np.concatenate(amounts), "outside": np.concatenate(outside),
-                             "shown": shown}
+                             "cosine": np.concatenate(cosines), "shown": shown}
     return report
 
 
@@ -132,6 +146,7 @@ def summarise(report):
         success = amount > 0.5 if direction == "add" else amount < 0.5
         summary[direction] = {
             "success": float(success.mean()), "amount_mean": float(amount.mean()),
+            "cosine_mean": float(r["cosine"].mean()),
             "outside_mean": float(outside.mean()), "outside_p95": float(np.percentile(outside, 95))}
     summary["passes"] = bool(min(summary[d]["success"] for d in report) >= SUCCESS_TARGET
                              and max(summary[d]["outside_mean"] for d in report) < OUTSIDE_THRESHOLD)

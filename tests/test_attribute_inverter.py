@@ -136,12 +136,14 @@ def test_the_judge_tells_glasses_from_none_and_finds_leaks(synthetic):
     summary = eyeglasses.summarise(report)
     assert summary["add"]["success"] == 1.0 and summary["remove"]["success"] == 1.0
     assert summary["add"]["outside_mean"] < 1e-5 and summary["passes"]
+    assert summary["add"]["cosine_mean"] > 0.99 and summary["remove"]["cosine_mean"] > 0.99
     nothing = eyeglasses.summarise(eyeglasses.judge_edits(
         synthetic, lambda f, d: (f, 0 * f), count=6, seed=1, batch_size=6))
     assert nothing["add"]["success"] == 0.0 and nothing["remove"]["success"] == 0.0
     brighter = eyeglasses.summarise(eyeglasses.judge_edits(
         synthetic, lambda f, d: (np.clip(f + 0.1, 0, 1), 0.1 + 0 * f), count=6, seed=1, batch_size=6))
     assert brighter["add"]["success"] == 0.0 and brighter["add"]["outside_mean"] > 0.05
+    assert nothing["add"]["cosine_mean"] == 0.0 and brighter["add"]["cosine_mean"] < 0.5
     assert not brighter["passes"]
 
 
