@@ -58,7 +58,7 @@ def _add_train(sub):
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--adversarial-weight", type=float, default=1.0)
     p.add_argument("--dual-weight", type=float, default=10.0)
-    p.add_argument("--residual-weight", type=float, default=1.0)
+    p.add_argument("--residual-weight", type=float, default=5.0)
     p.add_argument("--perceptual-weight", type=float, default=0.1)
     p.add_argument("--mask-weight", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)

@@ -34,7 +34,7 @@ def main(argv=None):
     parser.add_argument("--test-count", type=int, default=200, help="held-out faces per class")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--residual-weight", type=float, default=5.0)
-    parser.add_argument("--mask-weight", type=float, default=0.2, help="for the attention variant")
+    parser.add_argument("--mask-weight", type=float, default=0.05, help="for the attention variant")
     args = parser.parse_args(argv)
     rows = []
     for variant in ("plain", "attention"):

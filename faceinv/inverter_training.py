@@ -42,7 +42,7 @@ class InverterConfig:
     beta1: float = 0.5
     adversarial_weight: float = 1.0
     dual_weight: float = 10.0
-    residual_weight: float = 1.0
+    residual_weight: float = 5.0
     perceptual_weight: float = 0.1
     mask_weight: float = 0.05
     seed: int = 0
