@@ -165,9 +165,13 @@ def trained(small_split, tmp_path_factory):
     try:
         attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
                                  "--epochs", "1", "--run", "tiny"] + SMALL)
-        # A second run with more epochs resumes; other settings are refused.
+        # Rerunning resumes from the last checkpoint: nothing is left to train, so no
+        # checkpoint is written (and nothing compiles); other settings are refused.
+        index = root / "checkpoints" / "attribute_inverter" / "tiny" / "checkpoint"
+        written = index.stat().st_mtime_ns
         attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
-                                 "--epochs", "2", "--run", "tiny"] + SMALL)
+                                 "--epochs", "1", "--run", "tiny"] + SMALL)
+        assert index.stat().st_mtime_ns == written
         with pytest.raises(InputError, match="other settings"):
             attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with",
                                      "with", "--epochs", "3", "--run", "tiny", "--dual-weight", "1"] + SMALL)
@@ -180,9 +184,9 @@ def test_train_writes_model_preview_and_history(trained):
     model = trained / "saved_model" / "attribute_inverter" / "tiny"
     assert (model / "add" / "saved_model.pb").exists() and (model / "remove" / "saved_model.pb").exists()
     meta = files.load_json(model / "add" / "inverter.json")
-    assert meta["epochs"] == 2 and meta["size"] == 64 and meta["source"] == "folders"
+    assert meta["epochs"] == 1 and meta["size"] == 64 and meta["source"] == "folders"
     history = files.read_csv(trained / "results" / "attribute_inverter" / "tiny" / "history.csv")
-    assert [int(r["epoch"]) for r in history] == [1, 2]
+    assert [int(r["epoch"]) for r in history] == [1] and float(history[0]["seconds"]) > 0
     assert Image.open(trained / "results" / "attribute_inverter" / "tiny" / "preview.png").size[0] == 4 * 64
 
 
