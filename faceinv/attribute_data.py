@@ -101,18 +101,19 @@ def steps_per_epoch(split, batch_size):
     return steps
 
 
+def _load(item, split):
+    """One face in [0, 1] from a uint8 array or an image path (CelebA photos cut to ProGAN's window)."""
+    if item.dtype == tf.uint8:
+        return tf.image.convert_image_dtype(item, tf.float32)
+    if split.crop_celeba:
+        return celeba_window(data.decode(item)[None])[0]
+    return data.decode(item)
+
+
 def _class_dataset(faces, split, size, order):
-    if isinstance(faces, np.ndarray):
-        dataset = tf.data.Dataset.from_tensor_slices(faces[order])
-        load = lambda face: tf.image.convert_image_dtype(face, tf.float32)  # noqa: E731
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(np.asarray(faces)[order])
-        if split.crop_celeba:
-            load = lambda path: celeba_window(data.decode(path)[None])[0]  # noqa: E731
-        else:
-            load = data.decode
-    return dataset.map(lambda item: data.resize(load(item), size),
-                       num_parallel_calls=tf.data.AUTOTUNE)
+    items = faces[order] if isinstance(faces, np.ndarray) else np.asarray(faces)[order]
+    return tf.data.Dataset.from_tensor_slices(items).map(
+        lambda item: data.resize(_load(item, split), size), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def pairs(split, size, batch_size, seed, epoch):
