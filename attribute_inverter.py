@@ -26,6 +26,7 @@ import numpy as np
 
 from faceinv import cli  # first: it quiets TensorFlow's start-up
 from faceinv import attribute_data, data, eyeglasses, files
+from faceinv.attribute_classifier import PROGAN_WINDOW
 from faceinv.errors import InputError
 from faceinv.residual_gan import LoadedInverter
 
@@ -48,7 +49,8 @@ def _add_train(sub):
     p.add_argument("--with", dest="with_", help="--data folders: faces with the attribute")
     p.add_argument("--limit", type=int, default=0, help="at most this many faces per class (0: all)")
     p.add_argument("--count", type=int, default=1000, help="--data synthetic: faces per class")
-    p.add_argument("--size", type=int, default=128, help="training resolution (default: %(default)s)")
+    p.add_argument("--size", type=int, help="training resolution (default: the data's own: the generator's "
+                                         "for synthetic faces, the images' for folders, 128 for CelebA)")
     p.add_argument("--width", type=int, default=64,
                    help="channels of the first layer, the rest scale with it (paper: 64)")
     p.add_argument("--attention", action="store_true",
@@ -106,6 +108,19 @@ def _split(a):
     return attribute_data.synthetic_split(load_generator("synthetic"), a.count, SYNTHETIC_TRAIN_SEED)
 
 
+def _data_size(a):
+    """The faces' own resolution, known before any face is read or rendered."""
+    if a.data == "celeba":
+        return PROGAN_WINDOW[2]
+    if a.data == "folders":
+        if not a.without or not a.with_:
+            raise InputError("--data folders needs both --without and --with")
+        first = os.path.join(a.without, files.list_images(a.without)[0])
+        return files.read_image(first).shape[0]
+    from faceinv.generators import load_generator
+    return load_generator("synthetic").resolution
+
+
 def train(a):
     from faceinv.inverter_training import InverterConfig, InverterTrainer
     attribute = "eyeglasses" if a.data == "synthetic" else a.attribute.lower()
@@ -115,7 +130,7 @@ def train(a):
                             f":{a.limit}",
                  "synthetic": f"synthetic:{a.count}"}[a.data]
     config = InverterConfig(
-        data=described, size=a.size, width=a.width, attention=a.attention, epochs=a.epochs,
+        data=described, size=a.size or _data_size(a), width=a.width, attention=a.attention, epochs=a.epochs,
         batch_size=a.batch_size, learning_rate=a.lr, adversarial_weight=a.adversarial_weight,
         dual_weight=a.dual_weight, residual_weight=a.residual_weight,
         perceptual_weight=a.perceptual_weight, mask_weight=a.mask_weight, seed=a.seed,

@@ -24,14 +24,13 @@ from faceinv import cli
 from faceinv.encoder import LoadedEncoder
 from faceinv.errors import InputError
 from faceinv.face_sets import face_set_files, is_face_set, read_targets
-from faceinv.facenet import load_facenet
+from faceinv.facenet import DEFAULT as FACENET_HANDLE, HELP as FACENET_HELP, load_facenet
 from faceinv.generators import PROGAN_HANDLE, load_generator, sample_latents
 from faceinv.gradient_recovery import FACENET, ImageLoss, parse_loss_weights, recover_latents
 from faceinv.results import write_loss_curves, write_results
 
 PATH_TEST = "z_vectors/progan-128/test"
 PATH_ENCODER = "saved_model/encoder_progan-128"
-PATH_FACENET = "saved_model/facenet_keras.h5"
 PATH_RESULTS = "results"
 METHODS = ("adam", "stochastic-clipping", "encoder-init")
 BASELINE_STEPS, HYBRID_STEPS = 200, 30
@@ -56,8 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--loss", default="mae", help="image loss, e.g. mae or mae=1,ms-ssim=0.5 "
                                                  "(default: %(default)s)")
     p.add_argument("--clip", type=float, default=1.0, help="stochastic-clipping bound c (default: %(default)s)")
-    p.add_argument("--facenet", default=PATH_FACENET, help="facenet_keras.h5 for the facenet loss, "
-                                                           "or 'random' (a stand-in)")
+    p.add_argument("--facenet", default=FACENET_HANDLE, help="for the facenet loss: " + FACENET_HELP + " (default: %(default)s)")
     p.add_argument("--seed", type=int, default=INIT_SEED, help="seed of the random start and the clipping draws")
     p.add_argument("--batch-size", type=int, default=50, help="faces optimised at once (default: %(default)s)")
     p.add_argument("--name", help="results subfolder (default: the method)")
@@ -79,7 +77,9 @@ def main(argv=None):
         handle = face_set_files(a.faces)[2].get("generator")
     handle = handle or (encoder.meta["generator"] if encoder else PROGAN_HANDLE)
     generator = load_generator(handle)
-    targets, names, true_latents, _ = read_targets(a.faces, generator.resolution)
+    if encoder is not None:
+        encoder.check_generator(generator)
+    targets, names, true_latents, _ = read_targets(a.faces, generator.resolution, generator.handle)
     facenet = load_facenet(a.facenet) if FACENET in weights else None
     label = encoder.label(generator.label) if encoder else generator.label
     if facenet is not None and facenet.is_standin:
@@ -93,7 +93,7 @@ def main(argv=None):
         initial = encoder(targets).numpy()
         init_seconds = time.perf_counter() - start
     else:
-        initial = sample_latents(len(targets), a.seed)
+        initial = sample_latents(len(targets), a.seed, generator.latent_dim)
     batches = -(-len(targets) // a.batch_size)
     bar = cli.progress(max(steps * batches, 1), unit="step")
     recovery = recover_latents(generator, targets, initial, ImageLoss(weights, facenet), steps, lr,

@@ -24,7 +24,7 @@ import numpy as np
 
 from faceinv import attributes, boundaries, cli, editing, files
 from faceinv.errors import InputError
-from faceinv.generators import LATENT_DIM, PROGAN_HANDLE, generator_tag, load_generator, sample_latents
+from faceinv.generators import PROGAN_HANDLE, generator_tag, load_generator, sample_latents
 
 PATH_CELEBA = "datasets/celeba"
 PATH_CLASSIFIER = "saved_model/attributes_celeba"
@@ -64,7 +64,7 @@ def _add_score(sub):
 def _add_boundaries(sub):
     p = sub.add_parser("boundaries", help="fit one linear SVM per attribute")
     p.add_argument("--scores", required=True, help="a score folder, or a scores .npy [N, K]")
-    p.add_argument("--latents", help="with a scores .npy: its latents .npy [N, 512]")
+    p.add_argument("--latents", help="with a scores .npy: its latents .npy [N, latent_dim]")
     p.add_argument("--names", help="with a scores .npy: a text file naming its K columns, one per line")
     p.add_argument("--attributes", help="comma-separated subset (default: every column)")
     group = p.add_mutually_exclusive_group()
@@ -84,7 +84,7 @@ def _add_edit(sub):
     p.add_argument("--attribute", required=True, help="the attribute to change")
     p.add_argument("--condition", action="append", default=[],
                    help="an attribute to hold fixed (repeatable): conditional editing")
-    p.add_argument("--latents", help="a .npy [N, 512], or a folder holding latents.npy (a face set "
+    p.add_argument("--latents", help="a .npy [N, latent_dim], or a folder holding latents.npy (a face set "
                                      "from generate_faces.py, or results of resnet_test.py or "
                                      "gradient_based_recovery.py); default: random latents")
     p.add_argument("--count", type=int, default=8, help="latents to edit (default: %(default)s)")
@@ -123,9 +123,9 @@ def score(a):
         raise InputError(f"--n must be positive, not {a.n}")
     generator = load_generator(a.generator)
     print(f"generator: {generator.label}")
-    latents = sample_latents(a.n, a.seed)
+    latents = sample_latents(a.n, a.seed, generator.latent_dim)
     meta = {"generator": generator.handle, "generator_label": generator.label, "source": a.source,
-            "seed": a.seed}
+            "seed": a.seed, "latent_dim": generator.latent_dim}
     if a.source == "synthetic":
         scores, names = attributes.synthetic_scores(generator, latents)
     elif a.source == "landmarks":
@@ -159,7 +159,8 @@ def fit_boundaries(a):
     truth = load_generator("synthetic") if meta.get("generator") == "synthetic" else None
     label = meta.get("generator_label", "scores from " + os.path.abspath(a.scores))
     fitted, record = [], {"generator": meta.get("generator"), "generator_label": label,
-                          "source": meta.get("source", "file"), "solver": a.solver, "attributes": {}}
+                          "latent_dim": latents.shape[1], "source": meta.get("source", "file"),
+                          "solver": a.solver, "attributes": {}}
     for name in wanted:
         b = boundaries.train_boundary(latents, scores[:, names.index(name)], name, a.top, a.ratio,
                                       a.split, a.solver, a.seed)
@@ -178,14 +179,11 @@ def fit_boundaries(a):
     print(f"wrote {len(fitted)} boundaries and tables.md to {out}")
 
 
-def _edit_latents(a):
+def _edit_latents(a, latent_dim):
     if a.latents is None:
-        return sample_latents(a.count, a.seed)
+        return sample_latents(a.count, a.seed, latent_dim)
     path = os.path.join(a.latents, "latents.npy") if os.path.isdir(a.latents) else a.latents
-    latents = files.load_npy(path, "latents")
-    if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
-        raise InputError(f"{path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
-    return latents[:a.count].astype(np.float32)
+    return files.load_latents(path, latent_dim)[:a.count]
 
 
 def edit(a):
@@ -196,15 +194,17 @@ def edit(a):
     if a.steps < 2 or a.count < 1:
         raise InputError(f"--steps must be at least 2 and --count at least 1, not {a.steps} and {a.count}")
 
-    def normal(name):
+    for name in [a.attribute] + a.condition:  # before the generator takes time to load
         if name not in record["attributes"]:
             raise InputError(f"no boundary for {name!r} in {a.boundaries}; it has "
                              f"{', '.join(record['attributes'])}")
-        return boundaries.load_boundary(os.path.join(a.boundaries, f"{name}.npy"))
+    generator = load_generator(a.generator or record.get("generator") or GENERATOR)
+
+    def normal(name):
+        return boundaries.load_boundary(os.path.join(a.boundaries, f"{name}.npy"), generator.latent_dim)
 
     direction = editing.conditional_direction(normal(a.attribute), [normal(c) for c in a.condition])
-    generator = load_generator(a.generator or record.get("generator") or GENERATOR)
-    latents = _edit_latents(a)
+    latents = _edit_latents(a, generator.latent_dim)
     path, alphas = editing.edit_path(latents, direction, a.start, a.end, a.steps)
     name = a.attribute + "".join(f"_holding_{c}" for c in a.condition)
     out = a.out or os.path.join(os.path.dirname(os.path.normpath(a.boundaries)), "edits")
@@ -217,7 +217,7 @@ def edit(a):
                "latents": a.latents or f"random, seed {a.seed}", "count": len(latents),
                "generator": generator.handle, "generator_label": generator.label}
     if hasattr(generator, "attribute_scores"):
-        true = generator.attribute_scores(path.reshape(-1, LATENT_DIM)).reshape(*path.shape[:2], -1)
+        true = generator.attribute_scores(path.reshape(-1, generator.latent_dim)).reshape(*path.shape[:2], -1)
         summary["true_scores_mean"] = {n: true[:, :, i].mean(axis=0).round(4).tolist()
                                        for i, n in enumerate(generator.attribute_names)}
     files.save_json(os.path.join(out, f"{name}.json"), summary)

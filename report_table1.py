@@ -13,19 +13,17 @@ figures beside them.
 import argparse
 
 from faceinv import cli
-from faceinv.facenet import load_facenet
+from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP, load_facenet
 from faceinv.report import write_report
 
 PATH_RESULTS = "results/progan-128"
-PATH_FACENET = "saved_model/facenet_keras.h5"
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results", default=PATH_RESULTS, help="folder of method results (default: %(default)s)")
     p.add_argument("--out", help="where the table and figure go (default: --results)")
-    p.add_argument("--facenet", default=PATH_FACENET,
-                   help="facenet_keras.h5 for the similarity column, or 'random' (a stand-in)")
+    p.add_argument("--facenet", default=FACENET, help="for the similarity column: " + FACENET_HELP + " (default: %(default)s)")
     p.add_argument("--faces", help="the target faces, if they moved since the methods ran")
     p.add_argument("--figure-faces", type=int, default=8, help="rows of figure4.png (default: %(default)s)")
     return p.parse_args(argv)

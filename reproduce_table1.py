@@ -25,24 +25,24 @@ import report_table1
 import resnet
 import resnet_test
 from faceinv import cli, files
+from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP
 from faceinv.generators import PROGAN_HANDLE, generator_tag
 from faceinv.results import METRICS
 
 PATH_Z_VECTORS = "z_vectors"
 PATH_RESULTS = "results"
-PATH_FACENET = "saved_model/facenet_keras.h5"
 GENERATOR = PROGAN_HANDLE
 
 # Per setting: the training faces (a set size, or None to render them online), the
 # encoders' training flags, the steps of the baselines and of the hybrid, the encoder
-# the hybrid starts from, the FaceNet. On a CPU, in minutes, only the pixel loss
+# the hybrid starts from. On a CPU, in minutes, only the pixel loss
 # teaches an encoder more than the mean face (README, "The offline comparison").
 SETTINGS = {
     "paper": {
         "train_faces": 100_000,
         "encoder": [],  # resnet.py's defaults are the paper's
         "encoder_z": [], "encoder_perceptual": [], "encoder_pixel": [],
-        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-perceptual", "facenet": PATH_FACENET,
+        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-perceptual",
     },
     "cpu": {
         "train_faces": None,
@@ -50,14 +50,14 @@ SETTINGS = {
         "encoder_z": ["--batch-size", "32", "--steps-per-epoch", "60"],
         "encoder_perceptual": ["--batch-size", "16", "--steps-per-epoch", "20"],
         "encoder_pixel": ["--batch-size", "32", "--steps-per-epoch", "60"],
-        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-pixel", "facenet": "random",
+        "steps": 200, "hybrid_steps": 30, "hybrid_encoder": "z-pixel",
     },
     "smoke": {  # the test suite's: seconds of work per step, for checking the plumbing
         "train_faces": None, "test_faces": 4,
         "encoder": ["--online", "--input-size", "32", "--epochs", "1", "--batch-size", "4",
                     "--steps-per-epoch", "2"],
         "encoder_z": [], "encoder_perceptual": [], "encoder_pixel": [],
-        "steps": 5, "hybrid_steps": 1, "hybrid_encoder": "z-pixel", "facenet": "random",
+        "steps": 5, "hybrid_steps": 1, "hybrid_encoder": "z-pixel",
     },
 }
 
@@ -68,7 +68,7 @@ def parse_args(argv=None):
     p.add_argument("--setting", choices=sorted(SETTINGS), default="paper",
                    help="paper: the paper's sizes; cpu: small encoders, minutes on a CPU; "
                         "smoke: a plumbing check (default: %(default)s)")
-    p.add_argument("--facenet", help="facenet_keras.h5 or 'random' (default: the setting's)")
+    p.add_argument("--facenet", default=FACENET, help=FACENET_HELP + " (default: %(default)s)")
     p.add_argument("--hybrid-encoder", choices=("z", "z-perceptual", "z-pixel"),
                    help="the encoder the hybrid starts from (default: the setting's)")
     p.add_argument("--results", help=f"output folder (default: {PATH_RESULTS}/<generator>)")
@@ -100,7 +100,7 @@ def main(argv=None):
     a = parse_args(argv)
     s = SETTINGS[a.setting]
     tag = generator_tag(a.generator)
-    facenet = a.facenet or s["facenet"]
+    facenet = a.facenet
     z_folder = os.path.join(PATH_Z_VECTORS, tag)
     test = os.path.join(z_folder, "test" if a.setting != "smoke" else "smoke")
     results = a.results or os.path.join(PATH_RESULTS, tag)

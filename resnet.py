@@ -8,7 +8,7 @@ every epoch; rerun the same command to resume. The trained encoder is
 exported as a SavedModel for resnet_test.py.
 
     python resnet.py                                           # the paper's setting
-    python resnet.py --generator synthetic --online --facenet random \\
+    python resnet.py --generator dcgan-digiface --online \\
         --input-size 64 --epochs 3 --steps-per-epoch 200      # offline, CPU, minutes
     tensorboard --logdir logs                                  # loss curves
 """
@@ -17,11 +17,11 @@ import os
 
 from faceinv import cli
 from faceinv.encoder_training import EncoderTrainer, TrainConfig
+from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP
 from faceinv.generators import PROGAN_HANDLE, generator_tag
 
 PATH_TRAIN_generated = "z_vectors/progan-128/train"
 PATH_TRAIN_real = ""  # aligned real faces (prepare_real_faces.py); "" trains on generated faces only
-PATH_FACENET = "saved_model/facenet_keras.h5"
 PATH_LOGS = "logs"
 PATH_CHECKPOINTS = "checkpoints"
 PATH_SAVED_MODEL = "saved_model"
@@ -35,8 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--train", default=PATH_TRAIN_generated, help="face set folder (default: %(default)s)")
     p.add_argument("--online", action="store_true", help="render fresh faces every batch instead of --train")
     p.add_argument("--real", default=PATH_TRAIN_real, help="folder of aligned real faces: alternate epochs")
-    p.add_argument("--facenet", default=PATH_FACENET,
-                   help="facenet_keras.h5, or 'random' for a randomly initialised stand-in (default: %(default)s)")
+    p.add_argument("--facenet", default=FACENET, help=FACENET_HELP + " (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch, help="with --online")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -69,8 +68,6 @@ def main(argv=None):
         export_dir=os.path.join(PATH_SAVED_MODEL, f"encoder_{run}"))
     trainer = EncoderTrainer(config)
     print(f"generator: {trainer.generator.label}")
-    if trainer.facenet:
-        print(f"perceptual loss: {trainer.facenet.label}")
     for record in trainer.fit():
         print("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                for k, v in record.items()))

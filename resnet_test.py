@@ -48,7 +48,8 @@ def main(argv=None):
         raise InputError(f"the batch size must be positive, not {args.batch_size}")
     encoder = LoadedEncoder(args.encoder)
     generator = load_generator(args.generator or encoder.meta["generator"])
-    targets, names, true_latents, _ = read_targets(args.faces, generator.resolution)
+    encoder.check_generator(generator)
+    targets, names, true_latents, _ = read_targets(args.faces, generator.resolution, generator.handle)
     label = encoder.label(generator.label)
     print(f"generator: {generator.label}")
 
@@ -66,11 +67,11 @@ def main(argv=None):
     latents = np.concatenate([o[0] for o in outputs])
     reconstructions = np.concatenate([o[1] for o in outputs])
     # Baselines: the face of the mean latent (zero), and a random latent's error.
-    mean_face = np.asarray(generator(np.zeros((1, latents.shape[1]), np.float32)))
+    mean_face = np.asarray(generator(np.zeros((1, generator.latent_dim), np.float32)))
     baselines = {"mean_latent_psnr": float(metrics.psnr(targets, np.broadcast_to(mean_face, targets.shape)).mean())}
     if true_latents is not None:
         baselines["random_latent_mae"] = float(
-            metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999)).mean())
+            metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999, generator.latent_dim)).mean())
     out = args.out or os.path.join(PATH_RESULTS, args.method)
     record = write_results(out, args.method, names, targets, reconstructions, latents, label, seconds,
                            args.faces, 1, true_latents, {"encoder": os.path.abspath(args.encoder), "arguments": vars(args),
@@ -82,7 +83,7 @@ def main(argv=None):
                     f"(random latent: {baselines['random_latent_mae']:.3f})")
     print(f"{summary}; wrote {out}")
     if args.interpolate > 1:
-        write_interpolation(out, generator, latents[0], sample_latents(1, 12345)[0],
+        write_interpolation(out, generator, latents[0], sample_latents(1, 12345, generator.latent_dim)[0],
                             args.interpolate, label)
 
 

@@ -27,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--attribute", default="age")
     args = parser.parse_args(argv)
     generator = load_generator("synthetic")
-    latents = sample_latents(args.n, seed=2)
+    latents = sample_latents(args.n, 2, generator.latent_dim)
     scores = generator.attribute_scores(latents)[:, generator.attribute_names.index(args.attribute)]
     truth = generator.attribute_directions[args.attribute]
     print(f"{args.n} latents, attribute {args.attribute} (synthetic ground truth)")

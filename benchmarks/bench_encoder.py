@@ -54,7 +54,7 @@ def main(argv=None):
             seconds = timed(lambda: float(trainer.steps["generated"](next(batches))["loss"]), args.repeats)
             print(f"{handle} | {name} | {1 / seconds:.3f} | {args.batch_size / seconds:.1f}", flush=True)
             shutil.rmtree(scratch)
-        faces = generator(sample_latents(args.batch_size, 0))
+        faces = generator(sample_latents(args.batch_size, 0, generator.latent_dim))
         encoder = trainer.encoder
         seconds = timed(lambda: generator(encoder(faces, training=False)).numpy(), args.repeats)
         print(f"{handle} | recovery (encoder + generator) | - | {args.batch_size / seconds:.1f}", flush=True)

@@ -34,19 +34,20 @@ def measure(method, handle, faces, steps, hybrid_steps):
     from faceinv.gradient_recovery import ImageLoss, recover_latents
 
     generator = load_generator(handle)
-    targets = tf.concat([generator(sample_latents(faces, 0)[i:i + 8]) for i in range(0, faces, 8)], 0).numpy()
+    latents = sample_latents(faces, 0, generator.latent_dim)
+    targets = tf.concat([generator(latents[i:i + 8]) for i in range(0, faces, 8)], 0).numpy()
     gpu = bool(tf.config.list_physical_devices("GPU"))
     if gpu:
         tf.config.experimental.reset_memory_stats("GPU:0")
     start_seconds = 0.0
     if method == "encoder-init":
-        encoder = build_encoder(224)
+        encoder = build_encoder(224, generator.latent_dim)
         encoder(targets[:1], training=False)
         clock = time.perf_counter()
         initial = encoder(targets, training=False).numpy()
         start_seconds, steps = time.perf_counter() - clock, hybrid_steps
     else:
-        initial = sample_latents(faces, 2020)
+        initial = sample_latents(faces, 2020, generator.latent_dim)
     recovery = recover_latents(generator, targets, initial, ImageLoss({"mae": 1.0}), steps,
                                clip_bound=1.0 if method == "stochastic-clipping" else None,
                                batch_size=faces)

@@ -1,7 +1,7 @@
 """Attribute scores of generated faces, from four sources, in one folder layout.
 
 A score folder (written by `interfacegan_svm.py score`, read by `boundaries`):
-    latents.npy      float32 [N, 512]
+    latents.npy      float32 [N, latent_dim]
     scores.npy       float32 [N, K]; NaN where a face could not be scored
     attributes.txt   the K column names, one per line
     meta.json        source, generator label, seed, count, invalid count per attribute
@@ -20,7 +20,7 @@ import numpy as np
 from faceinv import alignment, files
 from faceinv.cli import progress
 from faceinv.errors import InputError
-from faceinv.generators import LATENT_DIM, render_batches
+from faceinv.generators import render_batches
 
 LATENTS, SCORES, NAMES, META = "latents.npy", "scores.npy", "attributes.txt", "meta.json"
 SOURCES = ("synthetic", "landmarks", "classifier")
@@ -74,8 +74,9 @@ def write_scores(folder, latents, scores, names, meta):
 
 
 def read_scores(scores_path, latents_path=None, names_path=None):
-    """(latents [N, 512], scores [N, K], names [K], meta) from a score folder, or
-    from a scores .npy with its latents .npy and names file (one name per line)."""
+    """(latents [N, latent_dim], scores [N, K], names [K], meta) from a score folder, or
+    from a scores .npy with its latents .npy and names file (one name per line).
+    Scores may hold NaN (unscored faces); latents may not."""
     meta = {}
     if os.path.isdir(scores_path):
         folder = scores_path
@@ -87,15 +88,13 @@ def read_scores(scores_path, latents_path=None, names_path=None):
     elif not (latents_path and names_path):
         raise InputError("a scores .npy needs --latents (its latents .npy) and --names (its column names)")
     scores = files.load_npy(scores_path, "scores").astype(np.float32)
-    latents = files.load_npy(latents_path, "latents").astype(np.float32)
+    latents = files.load_latents(latents_path)
     if not os.path.exists(names_path):
         raise InputError(f"names file {names_path} does not exist")
     with open(names_path) as f:
         names = [line.strip() for line in f if line.strip()]
     if scores.ndim == 1:
         scores = scores[:, None]
-    if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
-        raise InputError(f"{latents_path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
     if scores.ndim != 2 or len(scores) != len(latents):
         raise InputError(f"{scores_path} holds {len(scores)} rows of scores but {latents_path} "
                          f"{len(latents)} latents; they must match row for row")

@@ -7,7 +7,7 @@ higher scores). The remaining latents (the middle of the ranking) are labelled
 by whether their score lies above the midpoint of the highest and lowest
 score, InterFaceGAN's rule, and give the "all" accuracy of their Table 1.
 
-Boundary files are float32 [1, 512], InterFaceGAN's shape, one per attribute.
+Boundary files are float32 [1, latent_dim], InterFaceGAN's shape, one per attribute.
 """
 import dataclasses
 import os
@@ -41,7 +41,7 @@ def make_solver(name, seed=0):
 @dataclasses.dataclass
 class Boundary:
     attribute: str
-    normal: np.ndarray            # [512], unit length
+    normal: np.ndarray            # [latent_dim], unit length
     validation_accuracy: float
     remaining_accuracy: float     # NaN when no samples remain
     train: int
@@ -91,16 +91,15 @@ def save_boundary(path, boundary):
     files.save_npy(path, boundary.normal[None].astype(np.float32))
 
 
-def load_boundary(path):
+def load_boundary(path, latent_dim):
+    """A boundary's unit normal [latent_dim], from InterFaceGAN's [1, latent_dim] file."""
     if not path.endswith(".npy"):
         raise InputError(f"a boundary is a .npy file, not {path}")
-    try:
-        normal = np.load(path).astype(np.float64).ravel()
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read boundary {path}: {error}") from None
-    if normal.shape != (512,):
-        raise InputError(f"{path} holds {normal.size} numbers; a boundary has 512")
-    return normal / np.linalg.norm(normal)
+    normal = files.load_latents(path, latent_dim, "boundary")[0].astype(np.float64)
+    norm = np.linalg.norm(normal)
+    if norm == 0:
+        raise InputError(f"{path} is all zeros, not a boundary normal")
+    return normal / norm
 
 
 def cosine_matrix(normals):

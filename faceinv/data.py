@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.errors import InputError
-from faceinv.generators import LATENT_DIM
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -53,7 +52,7 @@ def _decode(path, resolution):
     return tf.image.resize(decode(path), [resolution, resolution])
 
 
-def faces_with_latents(paths, latents, batch_size, seed, epoch, resolution=128):
+def faces_with_latents(paths, latents, batch_size, seed, epoch, resolution):
     """Batches of (faces, latents) from a face set, shuffled per epoch."""
     order = np.random.default_rng([seed, epoch]).permutation(len(paths))
     dataset = tf.data.Dataset.from_tensor_slices((np.asarray(paths)[order], latents[order]))
@@ -61,7 +60,7 @@ def faces_with_latents(paths, latents, batch_size, seed, epoch, resolution=128):
     return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def faces_only(paths, batch_size, seed, epoch, resolution=128):
+def faces_only(paths, batch_size, seed, epoch, resolution):
     """Batches of faces from a folder of (real, aligned) faces, shuffled per epoch."""
     order = np.random.default_rng([seed, epoch]).permutation(len(paths))
     dataset = tf.data.Dataset.from_tensor_slices(np.asarray(paths)[order])
@@ -69,10 +68,10 @@ def faces_only(paths, batch_size, seed, epoch, resolution=128):
     return dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def online_latents(steps, batch_size, seed, epoch):
+def online_latents(steps, batch_size, seed, epoch, latent_dim):
     """Batches of fresh standard-normal latents: the generator renders the faces in the step."""
     latents = np.random.default_rng([seed, epoch, 1]).standard_normal(
-        (steps * batch_size, LATENT_DIM), dtype=np.float32)
+        (steps * batch_size, latent_dim), dtype=np.float32)
     return tf.data.Dataset.from_tensor_slices(latents).batch(batch_size).prefetch(AUTOTUNE)
 
 

@@ -16,7 +16,7 @@ def conditional_direction(primary, conditions=()):
     primary = np.asarray(primary, np.float64)
     if not len(conditions):
         return primary / np.linalg.norm(primary)
-    basis = np.stack([np.asarray(c, np.float64) for c in conditions], axis=1)  # [512, C]
+    basis = np.stack([np.asarray(c, np.float64) for c in conditions], axis=1)  # [latent_dim, C]
     coefficients, *_ = np.linalg.lstsq(basis, primary, rcond=None)
     direction = primary - basis @ coefficients
     norm = np.linalg.norm(direction)
@@ -27,7 +27,7 @@ def conditional_direction(primary, conditions=()):
 
 
 def edit_path(latents, direction, start=-3.0, end=3.0, steps=7):
-    """Latents [N, steps, 512]: each latent moved by alpha * direction, alpha from start to end."""
+    """Latents [N, steps, latent_dim]: each latent moved by alpha * direction, alpha from start to end."""
     alphas = np.linspace(start, end, steps)
     latents = np.asarray(latents, np.float64)
     return (latents[:, None, :] + alphas[None, :, None] * np.asarray(direction)[None, None]).astype(np.float32), alphas

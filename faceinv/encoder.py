@@ -1,4 +1,4 @@
-"""The encoder: ResNet18 (from scratch, as in the paper) and a 2048-1024-512 dense head.
+"""The encoder: ResNet18 (from scratch, as in the paper) and a 2048-1024-latent_dim dense head.
 
 It takes faces of any size in [0, 1] and resizes them to `input_size` inside
 the model (the paper: 224; smaller sizes train faster on a CPU), so the
@@ -13,7 +13,6 @@ import tensorflow as tf
 
 from faceinv.errors import InputError
 
-LATENT_DIM = 512
 META_FILE = "encoder.json"
 layers = keras.layers
 
@@ -46,8 +45,9 @@ def resnet18(faces, input_size):
     return layers.GlobalAveragePooling2D()(x)
 
 
-def build_encoder(input_size=224, latent_dim=LATENT_DIM):
-    """ResNet18 + Dense(2048) + Dense(1024) + Dense(512): face -> latent."""
+def build_encoder(input_size, latent_dim):
+    """ResNet18 + Dense(2048) + Dense(1024) + Dense(latent_dim): face -> latent
+    (the paper: input 224, ProGAN's 512-d latent)."""
     faces = keras.Input((None, None, 3), name="faces")
     x = resnet18(faces, input_size)
     x = layers.Dense(2048, activation="relu", name="head_2048")(x)
@@ -85,7 +85,7 @@ def export_model(model, folder, meta, meta_file=META_FILE, output="latents"):
 
 
 def export_encoder(model, folder, meta):
-    """The encoder's SavedModel: faces -> latents [N, 512], plus encoder.json."""
+    """The encoder's SavedModel: faces -> latents [N, latent_dim], plus encoder.json."""
     export_model(model, folder, meta)
 
 
@@ -103,6 +103,13 @@ class LoadedEncoder:
 
     def __call__(self, faces):
         return self._serve(faces=tf.convert_to_tensor(faces, tf.float32))["latents"]
+
+    def check_generator(self, generator):
+        """An encoder predicts latents of the generator it was trained for, and of its size."""
+        dim = self.meta.get("latent_dim", int(self._serve.structured_outputs["latents"].shape[-1]))
+        if dim != generator.latent_dim:
+            raise InputError(f"the encoder {self.folder} predicts {dim}-d latents, but generator "
+                             f"{generator.handle} takes {generator.latent_dim}-d ones")
 
     def label(self, generator_label):
         """A results label: the generator's, plus a warning if a stand-in FaceNet trained this encoder."""

@@ -23,7 +23,7 @@ from faceinv.cli import progress
 from faceinv.encoder import build_encoder, export_encoder
 from faceinv.errors import InputError, TrainingDiverged
 from faceinv.face_sets import face_set_files
-from faceinv.facenet import load_facenet
+from faceinv.facenet import DEFAULT as DEFAULT_FACENET, load_facenet
 from faceinv.generators import load_generator
 
 
@@ -44,7 +44,7 @@ class TrainConfig:
     perceptual_weight: float = 1.0
     real_pixel_weight: float = 1.0
     real_perceptual_weight: float = 1.0
-    facenet: str = "saved_model/facenet_keras.h5"
+    facenet: str = DEFAULT_FACENET
     mixed_precision: bool = False
     seed: int = 0
     log_dir: str = "logs/encoder"
@@ -110,7 +110,7 @@ class EncoderTrainer:
         with self.strategy.scope():
             if config.mixed_precision:
                 keras.mixed_precision.set_global_policy("mixed_float16")
-            self.encoder = build_encoder(config.input_size)
+            self.encoder = build_encoder(config.input_size, self.generator.latent_dim)
             keras.mixed_precision.set_global_policy("float32")
             optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1)
             if config.mixed_precision:
@@ -186,11 +186,13 @@ class EncoderTrainer:
 
     def _dataset(self, phase, epoch):
         c = self.config
+        resolution = self.generator.resolution
         if phase == "real":
-            return data.faces_only(self.real_paths, c.batch_size, c.seed, epoch)
+            return data.faces_only(self.real_paths, c.batch_size, c.seed, epoch, resolution)
         if c.online:
-            return data.online_latents(c.steps_per_epoch, c.batch_size, c.seed, epoch)
-        return data.faces_with_latents(self.paths, self.latents, c.batch_size, c.seed, epoch)
+            return data.online_latents(c.steps_per_epoch, c.batch_size, c.seed, epoch,
+                                       self.generator.latent_dim)
+        return data.faces_with_latents(self.paths, self.latents, c.batch_size, c.seed, epoch, resolution)
 
     def phase(self, epoch):
         return "real" if self.real_paths and epoch % 2 == 1 else "generated"
@@ -229,7 +231,8 @@ class EncoderTrainer:
         return history
 
     def export(self):
-        meta = {"input_size": self.config.input_size, "generator": self.generator.handle,
+        meta = {"input_size": self.config.input_size, "latent_dim": self.generator.latent_dim,
+                "resolution": self.generator.resolution, "generator": self.generator.handle,
                 "generator_label": self.generator.label, "standin": bool(self.generator.is_standin),
                 "facenet": self.facenet.label if self.facenet else None,
                 "facenet_standin": bool(self.facenet and self.facenet.is_standin),

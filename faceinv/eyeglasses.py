@@ -47,12 +47,12 @@ def _glasses_only_direction(generator):
 
 
 def split_latents(generator, count, seed):
-    """(latents without glasses [count, 512], latents with glasses [count, 512]),
+    """(latents without glasses [count, latent_dim], latents with glasses [count, latent_dim]),
     the first `count` of each class among latents drawn with `seed`."""
     direction = generator.attribute_directions["eyeglasses"]
     without, with_, draw = [], [], 0
     while sum(map(len, without)) < count or sum(map(len, with_)) < count:
-        latents = sample_latents(POOL, [seed, draw])
+        latents = sample_latents(POOL, [seed, draw], generator.latent_dim)
         scores = latents.astype(np.float64) @ direction
         without.append(latents[scores <= WITHOUT_MAX])
         with_.append(latents[scores >= WITH_MIN])

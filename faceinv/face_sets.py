@@ -1,7 +1,7 @@
 """A face set on disk: faces a generator drew and the latents it drew them from.
 
 One folder per set, written by generate_faces.py and read by the other scripts:
-    latents.npy   float32 [N, 512]; row i is the latent of face i
+    latents.npy   float32 [N, latent_dim]; row i is the latent of face i
     faces/        000000.png, 000001.png, ...: one RGB PNG per face
     meta.json     generator handle and label, stand-in flag, seed, count, complete
     grid.png      contact sheet of the first faces, labelled with the generator
@@ -14,7 +14,7 @@ import tensorflow as tf
 from faceinv import files
 from faceinv.cli import progress
 from faceinv.errors import InputError
-from faceinv.generators import LATENT_DIM, sample_latents
+from faceinv.generators import sample_latents
 
 LATENTS, FACES, META, GRID = "latents.npy", "faces", "meta.json", "grid.png"
 GRID_COLUMNS = 8
@@ -37,9 +37,9 @@ def _check_existing(folder, meta):
     latents_path = os.path.join(folder, LATENTS)
     if os.path.exists(latents_path):
         latents = files.load_npy(latents_path, "latents", mmap_mode="r")
-        if latents.shape != (meta["count"], LATENT_DIM):
+        if latents.shape != (meta["count"], meta["latent_dim"]):
             raise InputError(f"{latents_path} has shape {latents.shape}, expected "
-                             f"({meta['count']}, {LATENT_DIM}); delete it or choose another --out")
+                             f"({meta['count']}, {meta['latent_dim']}); delete it or choose another --out")
         return latents
     return None
 
@@ -60,9 +60,9 @@ def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64)
     check_request(count, batch_size)
     meta = {"generator": generator.handle, "generator_label": generator.label,
             "standin": bool(generator.is_standin), "seed": seed, "count": count,
-            "latent_distribution": "standard normal", "latent_dim": LATENT_DIM,
-            "complete": False}
-    latents = sample_latents(count, seed)
+            "latent_distribution": "standard normal", "latent_dim": generator.latent_dim,
+            "resolution": generator.resolution, "complete": False}
+    latents = sample_latents(count, seed, generator.latent_dim)
     existing = _check_existing(folder, meta) if os.path.isdir(folder) else None
     if existing is not None and not np.array_equal(existing, latents):
         raise InputError(f"{os.path.join(folder, LATENTS)} holds other latents than seed {seed} "
@@ -103,22 +103,20 @@ def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64)
 
 
 def face_set_files(folder):
-    """Paths of a written set's faces, its latents [N, 512] and meta, checked to agree."""
+    """Paths of a written set's faces, its latents [N, latent_dim] and meta, checked to agree."""
     latents_path = os.path.join(folder, LATENTS)
     if not os.path.exists(latents_path):
         raise InputError(f"{folder} is not a face set: {LATENTS} is missing "
                          "(generate_faces.py writes one)")
-    latents = files.load_npy(latents_path, "latents")
-    if latents.ndim != 2 or latents.shape[1] != LATENT_DIM:
-        raise InputError(f"{latents_path} has shape {latents.shape}, expected [N, {LATENT_DIM}]")
+    meta_path = os.path.join(folder, META)
+    meta = files.load_json(meta_path) if os.path.exists(meta_path) else {}
+    latents = files.load_latents(latents_path, meta.get("latent_dim"))
     faces_dir = os.path.join(folder, FACES)
     names = files.list_images(faces_dir)
     if len(names) != len(latents):
         raise InputError(f"{faces_dir} holds {len(names)} faces but {latents_path} "
                          f"{len(latents)} latents")
-    meta_path = os.path.join(folder, META)
-    meta = files.load_json(meta_path) if os.path.exists(meta_path) else {}
-    return [os.path.join(faces_dir, n) for n in names], latents.astype(np.float32), meta
+    return [os.path.join(faces_dir, n) for n in names], latents, meta
 
 
 def is_face_set(folder):
@@ -126,19 +124,23 @@ def is_face_set(folder):
 
 
 def read_face_set(folder):
-    """Faces [N, H, W, 3] in [0, 1], latents [N, 512] and meta of a written set."""
+    """Faces [N, H, W, 3] in [0, 1], latents [N, latent_dim] and meta of a written set."""
     paths, latents, meta = face_set_files(folder)
     images, _ = files.read_face_folder(os.path.dirname(paths[0]), [os.path.basename(p) for p in paths])
     return images, latents, meta
 
 
-def read_targets(folder, resolution):
+def read_targets(folder, resolution, generator_handle=None):
     """Faces to invert, resized to the generator's `resolution`: a face set (with its
     true latents, so latent errors can be measured) or any folder of same-size faces.
-    Returns images [N, R, R, 3], file names, true latents or None, and the set's meta."""
+    Returns images [N, R, R, 3], file names, true latents or None, and the set's meta.
+    A set drawn by another generator than `generator_handle` has no true latents
+    for this one: they come back as None."""
     if is_face_set(folder):
         images, true_latents, meta = read_face_set(folder)
         names = [face_name(i) for i in range(len(images))]
+        if generator_handle and meta.get("generator") not in (None, generator_handle):
+            true_latents = None
     else:
         images, names = files.read_face_folder(folder)
         true_latents, meta = None, {}

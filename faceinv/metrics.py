@@ -9,8 +9,9 @@ import tensorflow as tf
 
 SSIM_FILTER_SIZE, SSIM_SIGMA = 11, 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
-# Wang et al.'s five scale weights need 176 px; a 128 px face allows four scales.
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363)
+# Wang et al.'s five scale weights. The coarsest scale must still hold an 11-pixel
+# window, so five scales need 176 px: a 128 px face allows four, a 64 px face three.
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _STABLE_FLOOR = 1e-6
 
 
@@ -63,12 +64,23 @@ def ssim(a, b):
     return tf.reduce_mean(full, axis=-1)
 
 
-def ms_ssim(a, b, weights=MS_SSIM_WEIGHTS):
-    """Multi-scale SSIM per image (per channel, then averaged, as tf.image.ssim_multiscale;
-    the weights are renormalised to sum to 1). Unlike TensorFlow's it has finite
-    gradients for dissimilar images: each factor is floored at a tiny positive
-    value before its fractional power, so it can serve as a loss from a random start."""
+def ms_ssim_scales(size):
+    """How many of Wang et al.'s scales fit a `size`-pixel image."""
+    scales = 1
+    while scales < len(MS_SSIM_WEIGHTS) and size / 2 ** scales >= SSIM_FILTER_SIZE:
+        scales += 1
+    return scales
+
+
+def ms_ssim(a, b, weights=None):
+    """Multi-scale SSIM per image (per channel, then averaged, as tf.image.ssim_multiscale),
+    with as many scales as the image size allows (the weights renormalised to sum
+    to 1). Unlike TensorFlow's it has finite gradients for dissimilar images: each
+    factor is floored at a tiny positive value before its fractional power, so it
+    can serve as a loss from a random start."""
     x, y = tf.cast(a, tf.float32), tf.cast(b, tf.float32)
+    if weights is None:
+        weights = MS_SSIM_WEIGHTS[:ms_ssim_scales(min(x.shape[1], x.shape[2]))]
     weights = np.asarray(weights, np.float64) / np.sum(weights)
     value = 1.0
     for scale, weight in enumerate(weights):

@@ -110,9 +110,11 @@ def measure(root, facenet, faces=None):
                    np.asarray(target_embeddings) * np.asarray(recon_embeddings), axis=1))),
                "seconds": record["seconds"], "seconds_per_face": record["seconds"] / len(names),
                "generator_passes_per_face": record.get("generator_evaluations_per_face")}
-        if true_by_name is not None:
-            latents = np.load(os.path.join(folder, LATENTS))
-            true = np.stack([true_by_name[n] for n in names])
+        latents = files.load_latents(os.path.join(folder, LATENTS))
+        if len(latents) != len(names):
+            raise InputError(f"{folder}: {LATENTS} holds {len(latents)} latents for {len(names)} faces")
+        true = np.stack([true_by_name[n] for n in names]) if true_by_name is not None else None
+        if true is not None and true.shape == latents.shape:  # the set's own generator
             row["latent_cosine"] = float(metrics.latent_cosine(true, latents).mean())
             row["latent_mae"] = float(metrics.latent_mae(true, latents).mean())
         paper = PAPER_TABLE1.get(name)

@@ -2,7 +2,7 @@
 
 results/<method>/
     reconstructions/<name>.png   the generator's face for each recovered latent
-    latents.npy                  float32 [N, 512], row i for the i-th name
+    latents.npy                  float32 [N, latent_dim], row i for the i-th name
     grid.png                     target | reconstruction, one pair per face
     metrics.json                 method, labels, the faces' folder, names, per-face PSNR,
                                  latent errors, timing, generator passes, settings

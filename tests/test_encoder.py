@@ -32,7 +32,7 @@ def config_for(tmp_path, face_set, **changes):
 
 
 def test_encoder_maps_any_face_size_to_a_latent():
-    encoder = build_encoder(input_size=32)
+    encoder = build_encoder(32, 512)
     assert encoder(np.zeros((2, 128, 128, 3), np.float32)).shape == (2, 512)
     assert encoder(np.zeros((1, 90, 70, 3), np.float32)).shape == (1, 512)
     assert any(layer.name == "head_2048" for layer in encoder.layers)
@@ -82,7 +82,7 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
 
 
 def test_export_and_reload_give_identical_predictions(tmp_path):
-    encoder = build_encoder(input_size=32)
+    encoder = build_encoder(32, 512)
     export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic"})
     loaded = LoadedEncoder(str(tmp_path / "enc"))
     faces = np.random.default_rng(2).random((3, 128, 128, 3)).astype(np.float32)
@@ -95,6 +95,7 @@ def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_
     class PoisonedAfterOneEpoch:
         """The synthetic generator, returning NaN from its third call (epoch 2, step 1)."""
         handle, label, is_standin = synthetic.handle, synthetic.label, True
+        latent_dim, resolution = synthetic.latent_dim, synthetic.resolution
         calls = tf.Variable(0)  # counted in the graph: the step is traced once
 
         def __call__(self, z):
@@ -140,7 +141,7 @@ def test_bad_training_input_gives_one_line(tmp_path, one_line_error, synthetic):
 def test_resnet_test_end_to_end(tmp_path, synthetic):
     faces = tmp_path / "test"
     write_face_set(str(faces), synthetic, 4, seed=0, batch_size=4)
-    encoder = build_encoder(input_size=32)
+    encoder = build_encoder(32, 512)
     export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic", "facenet_standin": False})
     out = tmp_path / "results"
     resnet_test.main(["--encoder", str(tmp_path / "enc"), "--faces", str(faces), "--out", str(out),

@@ -26,7 +26,7 @@ def test_writes_the_documented_layout(tmp_path, synthetic):
     names, images = faces(folder)
     assert names == [f"{i:06d}.png" for i in range(6)]
     latents = np.load(folder / "latents.npy")
-    np.testing.assert_array_equal(latents, sample_latents(6, 3))
+    np.testing.assert_array_equal(latents, sample_latents(6, 3, 512))
     np.testing.assert_array_equal(images, files.to_uint8(synthetic(latents).numpy()))
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["complete"] and meta["standin"] and meta["count"] == 6 and meta["seed"] == 3
@@ -64,6 +64,7 @@ def test_resumes_after_a_crash_without_redoing_finished_faces(tmp_path, monkeypa
         def __init__(self):
             self.calls = 0
             self.handle, self.label, self.is_standin = real.handle, real.label, real.is_standin
+            self.latent_dim, self.resolution = real.latent_dim, real.resolution
 
         def __call__(self, z):
             self.calls += 1

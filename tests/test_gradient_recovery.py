@@ -26,7 +26,7 @@ def faces(tmp_path_factory, synthetic):
 
 @pytest.fixture(scope="module")
 def targets(synthetic):
-    return np.asarray(synthetic(sample_latents(4, 0)))
+    return np.asarray(synthetic(sample_latents(4, 0, 512)))
 
 
 def test_loss_specs():
@@ -37,12 +37,14 @@ def test_loss_specs():
             parse_loss_weights(bad)
 
 
-def test_ssim_and_ms_ssim_agree_with_tensorflow():
+@pytest.mark.parametrize("size, scales", [(128, 4), (64, 3)])
+def test_ssim_and_ms_ssim_agree_with_tensorflow(size, scales):
     rng = np.random.default_rng(0)
-    a = rng.random((2, 128, 128, 3)).astype(np.float32)
+    a = rng.random((2, size, size, 3)).astype(np.float32)
     b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(np.float32)
     np.testing.assert_allclose(metrics.ssim(a, b), tf.image.ssim(a, b, 1.0), atol=1e-5)
-    weights = np.asarray(metrics.MS_SSIM_WEIGHTS) / np.sum(metrics.MS_SSIM_WEIGHTS)
+    assert metrics.ms_ssim_scales(size) == scales  # the coarsest scale still holds an 11-px window
+    weights = np.asarray(metrics.MS_SSIM_WEIGHTS[:scales]) / np.sum(metrics.MS_SSIM_WEIGHTS[:scales])
     np.testing.assert_allclose(metrics.ms_ssim(a, b), tf.image.ssim_multiscale(a, b, 1.0, power_factors=weights),
                                atol=1e-5)
 
@@ -89,7 +91,7 @@ def test_stochastic_clip_redraws_only_entries_outside_the_bound():
 
 
 def test_stochastic_clipping_acts_on_the_optimised_latents(synthetic, targets):
-    start = sample_latents(2, 7)
+    start = sample_latents(2, 7, 512)
     loss = ImageLoss({"mae": 1.0})
     plain = recover_latents(synthetic, targets[:2], start, loss, 4)
     clipped = recover_latents(synthetic, targets[:2], start, loss, 4, clip_bound=1.0)
@@ -100,7 +102,7 @@ def test_stochastic_clipping_acts_on_the_optimised_latents(synthetic, targets):
 
 
 def test_loss_falls_and_each_face_follows_its_own_loss(synthetic, targets):
-    start = sample_latents(4, 3)
+    start = sample_latents(4, 3, 512)
     loss = ImageLoss({"mae": 1.0})
     together = recover_latents(synthetic, targets, start, loss, 6)
     assert len(together.curves["loss"]) == 7 and together.evaluations_per_face == 7
@@ -135,7 +137,7 @@ def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
 
 def test_encoder_init_starts_from_the_encoder(faces, tmp_path):
     folder = str(tmp_path / "encoder")
-    export_encoder(build_encoder(32), folder, {"generator": "synthetic"})
+    export_encoder(build_encoder(32, 512), folder, {"generator": "synthetic"})
     out = tmp_path / "hybrid"
     gradient_based_recovery.main(["--method", "encoder-init", "--encoder", folder, "--faces", faces,
                                   "--steps", "0", "--out", str(out)])

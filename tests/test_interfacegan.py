@@ -24,7 +24,7 @@ def test_boundaries_find_the_true_directions(fitted, synthetic):
     record = files.load_json(fitted / "boundaries" / "boundaries.json")
     assert set(record["attributes"]) == set(ATTRIBUTES)
     for name in ATTRIBUTES:
-        normal = boundaries.load_boundary(str(fitted / "boundaries" / f"{name}.npy"))
+        normal = boundaries.load_boundary(str(fitted / "boundaries" / f"{name}.npy"), 512)
         assert np.load(fitted / "boundaries" / f"{name}.npy").shape == (1, 512)
         assert normal @ synthetic.attribute_directions[name] >= 0.95, name
         entry = record["attributes"][name]
@@ -179,7 +179,7 @@ def tiny_celeba(tmp_path_factory, synthetic):
     from faceinv.generators import sample_latents
     root = tmp_path_factory.mktemp("celeba")
     os.makedirs(root / "img_align_celeba")
-    latents = sample_latents(96, 11)
+    latents = sample_latents(96, 11, 512)
     latents[::2] += 2.5 * synthetic.attribute_directions["eyeglasses"]  # half wear glasses
     faces = files.to_uint8(synthetic(latents).numpy())
     truth = synthetic.attribute_scores(latents)
@@ -206,7 +206,7 @@ def test_celeba_classifier_trains_exports_and_scores(tiny_celeba, tmp_path, synt
     model = LoadedClassifier(str(out))
     # The classifier reads a generated face as it reads the same face cut from a CelebA photo.
     from faceinv.generators import sample_latents
-    latents = sample_latents(8, 12)
+    latents = sample_latents(8, 12, 512)
     faces = synthetic(latents).numpy()
     logits = model(faces)
     assert logits.shape == (8, 4) and np.isfinite(logits).all()

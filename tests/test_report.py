@@ -89,20 +89,6 @@ def test_bad_results_folders(results, facenet, tmp_path):
     write_report(str(root), str(root), facenet, faces=faces + "_moved")
 
 
-def test_one_command_runs_the_whole_comparison(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    reproduce_table1.main(["--generator", "synthetic", "--setting", "smoke"])
-    rows = read_rows(tmp_path / "results" / "synthetic" / "table1.csv")
-    assert list(rows) == ["adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel",
-                          "hybrid"]
-    assert all(float(r["psnr_db"]) > 5 for r in rows.values())
-    assert rows["hybrid"]["generator_passes_per_face"] == "2"
-    assert (tmp_path / "results" / "synthetic" / "figure4.png").exists()
-    capsys.readouterr()
-    reproduce_table1.main(["--generator", "synthetic", "--setting", "smoke"])
-    assert capsys.readouterr().out.count("done before with these arguments") == 6
-
-
 def test_the_new_scripts_have_help(capsys):
     import gradient_based_recovery
     import report_table1

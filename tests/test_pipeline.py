@@ -1,0 +1,82 @@
+"""The whole workflow at smoke scale, on a generator of each shape: the trained
+DCGAN (100-d latents, 64x64 faces) and the synthetic renderer (512-d, 128x128,
+ProGAN's sizes). Every script must take the sizes from the generator."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import attribute_inverter
+import interfacegan_svm
+import reproduce_table1
+from faceinv import files
+from faceinv.generators import load_generator
+
+SHAPES = {"dcgan-digiface": (100, 64), "synthetic": (512, 128)}
+METHODS = ["adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid"]
+
+
+def read_rows(path):
+    with open(path) as f:
+        return {row["folder"]: row for row in csv.DictReader(f)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("handle", list(SHAPES))
+def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeypatch, capsys):
+    latent_dim, resolution = SHAPES[handle]
+    generator = load_generator(handle)
+    assert (generator.latent_dim, generator.resolution) == (latent_dim, resolution)
+    monkeypatch.chdir(tmp_path)
+
+    # generate -> encoders (train and test) -> recovery -> report
+    reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
+    results = tmp_path / "results" / handle
+    rows = read_rows(results / "table1.csv")
+    assert list(rows) == METHODS
+    assert all(float(r["psnr_db"]) > 5 for r in rows.values())
+    assert rows["hybrid"]["generator_passes_per_face"] == "2"
+    assert all(r["latent_mae"] for r in rows.values())  # measured against the set's own latents
+    for method in METHODS:
+        assert np.load(results / method / "latents.npy").shape == (4, latent_dim)
+        reconstruction = Image.open(results / method / "reconstructions" / "000000.png")
+        assert reconstruction.size == (resolution, resolution)
+    figure = Image.open(results / "figure4.png")
+    assert figure.size[0] == (len(METHODS) + 1) * resolution
+    table = (results / "table1.md").read_text()
+    assert generator.label in table and "sandberg-20180408" in table  # the trained FaceNet, named
+    encoder = json.loads((tmp_path / "saved_model" / f"encoder_{handle}-smoke-z" / "encoder.json").read_text())
+    assert encoder["latent_dim"] == latent_dim and encoder["resolution"] == resolution
+    if handle == "dcgan-digiface":  # the cheaper of the two checks the rerun
+        capsys.readouterr()
+        reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
+        assert capsys.readouterr().out.count("done before with these arguments") == 6
+
+    # score -> boundaries -> edit the recovered latents
+    source = ["--source", "synthetic"] if handle == "synthetic" else ["--source", "landmarks"]
+    interfacegan_svm.main(["score", "--generator", handle, "--n", "24"] + source)
+    scores = tmp_path / "results" / "interfacegan" / handle / "scores"
+    interfacegan_svm.main(["boundaries", "--scores", str(scores), "--top", "4"])
+    boundary_folder = scores.parent / "boundaries"
+    attribute = "pose"
+    assert np.load(boundary_folder / f"{attribute}.npy").shape == (1, latent_dim)
+    interfacegan_svm.main(["edit", "--boundaries", str(boundary_folder), "--attribute", attribute,
+                           "--latents", str(results / "hybrid"), "--count", "2", "--steps", "3"])
+    edits = scores.parent / "edits"
+    assert np.load(edits / f"{attribute}_latents.npy").shape == (2, 3, latent_dim)
+    grid = Image.open(edits / f"{attribute}.png")
+    assert grid.size[0] == 3 * resolution
+
+    # one epoch of the attribute inverter, at the faces' own size
+    faces = sorted(os.listdir(tmp_path / "z_vectors" / handle / "smoke" / "faces"))
+    for name, chosen in (("without", faces[:2]), ("with", faces[2:])):
+        os.makedirs(name)
+        for face in chosen:
+            os.link(tmp_path / "z_vectors" / handle / "smoke" / "faces" / face, os.path.join(name, face))
+    attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
+                             "--epochs", "1", "--batch-size", "2", "--width", "4", "--run", "smoke"])
+    inverter = files.load_json(tmp_path / "saved_model" / "attribute_inverter" / "smoke" / "add" / "inverter.json")
+    assert inverter["size"] == resolution
