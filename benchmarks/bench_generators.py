@@ -1,7 +1,7 @@
 """Faces per second of each generator at batch sizes 1, 16 and 64, and of the
 whole generate_faces.py pipeline (drawing + PNG encoding on worker threads).
 
-    python benchmarks/bench_generators.py                  # synthetic + ProGAN stand-in
+    python benchmarks/bench_generators.py                  # DCGAN, synthetic, ProGAN stand-in
     python benchmarks/bench_generators.py --generators synthetic
 
 Figures are wall-clock on this machine; compare ratios measured in one run.
@@ -34,7 +34,7 @@ def faces_per_second(generator, batch, min_seconds):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generators", nargs="+", default=["synthetic", "progan-standin"])
+    parser.add_argument("--generators", nargs="+", default=["dcgan-digiface", "synthetic", "progan-standin"])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per figure")
     parser.add_argument("--pipeline-faces", type=int, default=1024,

@@ -33,7 +33,7 @@ PREVIEW_COLUMNS = ["without", "added", "with", "removed"]
 @dataclasses.dataclass
 class InverterConfig:
     data: str                       # description of the data (resume check)
-    size: int = 128                 # the faces' resolution
+    size: int                       # the faces' resolution
     width: int = 64
     attention: bool = False
     epochs: int = 100

@@ -70,7 +70,7 @@ def build_generator(name, width=64, attention=False):
     return keras.Model(faces, [edited, residual] + outputs, name=name)
 
 
-def build_discriminator(size=128, width=64):
+def build_discriminator(size, width=64):
     """faces [N, size, size, 3] -> [logits [N, 3], perceptual features]; the
     dense layer fixes the size, which must be divisible by 32."""
     faces = keras.Input((size, size, 3), name="faces")
