@@ -5,7 +5,8 @@ from standard-normal latents. The defaults give the paper's 50-face test set;
 `--set train` gives its 100k training set. Rerun the same command after a kill
 to finish the job: finished faces are kept, missing ones drawn.
 
-    python generate_faces.py --generator synthetic            # offline demo
+    python generate_faces.py --generator dcgan-digiface       # offline: a trained DCGAN from PyPI
+    python generate_faces.py --generator synthetic            # offline: the ground-truth stand-in
     python generate_faces.py                                  # real ProGAN-128
     python generate_faces.py --set train --batch-size 256     # 100k faces
 """
@@ -25,7 +26,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", default=GENERATOR,
-                        help="TF-Hub URL, local module folder, 'synthetic' or 'progan-standin' "
+                        help="TF-Hub URL, local module folder, 'dcgan-digiface', 'synthetic' or 'progan-standin' "
                              "(default: %(default)s)")
     parser.add_argument("--set", choices=sorted(SETS), default="test",
                         help="preset count and seed: test = 50 faces, seed 0; "

@@ -1,6 +1,6 @@
 """Spherical interpolation between latents, saved as a strip of frames and a GIF.
 
-Standard-normal latents live near a sphere of radius sqrt(512); a straight
+Standard-normal latents live near a sphere of radius sqrt(latent_dim); a straight
 line between two of them passes through the low-norm interior, where the
 generator's faces wash out. Slerp keeps to the shell.
 """
