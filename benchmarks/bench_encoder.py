@@ -1,7 +1,12 @@
 """Encoder training steps per second and recovered faces per second.
 
-    python benchmarks/bench_encoder.py                         # synthetic + ProGAN stand-in
+    python benchmarks/bench_encoder.py                         # DCGAN, synthetic, ProGAN stand-in
     python benchmarks/bench_encoder.py --generators synthetic --input-size 224
+
+It first times the input gradient of one convolution of ResNet18's last stage
+(512 channels on a 2x2 map, the size at 64 px input): TensorFlow's own kernel
+against the flipped forward convolution the encoder uses instead
+(faceinv.encoder.Conv2D).
 
 A training step here is one online batch: the generator renders the faces,
 the encoder predicts latents, and with --pixel the generator renders them
@@ -19,6 +24,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
+import tensorflow as tf  # noqa: E402, I001
+from faceinv.encoder import conv_same  # noqa: E402
 from faceinv.encoder_training import EncoderTrainer, TrainConfig  # noqa: E402
 from faceinv.generators import load_generator, sample_latents  # noqa: E402
 
@@ -34,11 +41,27 @@ def timed(function, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generators", nargs="+", default=["synthetic", "progan-standin"])
+    parser.add_argument("--generators", nargs="+", default=["dcgan-digiface", "synthetic", "progan-standin"])
     parser.add_argument("--input-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    x = tf.random.stateless_normal([args.batch_size, 2, 2, 512], [0, 0])
+    kernel = tf.random.stateless_normal([3, 3, 512, 512], [0, 1])
+    upstream = tf.random.stateless_normal([args.batch_size, 2, 2, 512], [0, 2])
+    stock = tf.function(lambda: tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=tf.shape(x), filter=kernel, out_backprop=upstream, strides=[1, 1, 1, 1], padding="SAME"))
+
+    @tf.function
+    def ours():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = conv_same(x, kernel)
+        return tape.gradient(y, x, output_gradients=upstream)
+    seconds = [timed(lambda f=f: f().numpy(), 10 * args.repeats) for f in (stock, ours)]
+    print(f"input gradient, 3x3 conv, 512 channels, 2x2 map, batch {args.batch_size}: TensorFlow "
+          f"{1000 * seconds[0]:.1f} ms, flipped forward conv {1000 * seconds[1]:.1f} ms "
+          f"(ratio {seconds[0] / seconds[1]:.1f})")
     print(f"input {args.input_size}px, batch {args.batch_size}")
     print("generator | losses | train steps/s | faces/s")
     for handle in args.generators:
