@@ -2,34 +2,47 @@
 
 The paper aligns and crops every real face with MTCNN before the encoder sees
 it. Here the most confident face's five landmarks are mapped by a similarity
-transform (rotation, uniform scale, shift) onto a fixed template: the mean
-landmarks of CelebA's aligned images moved into ProGAN's 128x128 CelebA crop,
-so a real face is framed like the faces the generator draws.
+transform (rotation, uniform scale, shift) onto a template: where those five
+landmarks sit in the faces the generator draws, so that a real face is framed
+like them. Each generator names its own template (`generator.template`).
 
-The template: CelebA's aligned 178x218 images have their landmarks near
-(69, 111), (108, 111), (88, 136), (72, 152), (105, 152) (eyes, nose, mouth
-corners, left to right as seen in the image); ProGAN's dataset tool cuts the
-128x128 window centred on (89, 121), which moves them by (-25, -57). Other
-crop sizes (160 for FaceNet) scale the same template.
+CELEBA_PROGAN, the template of ProGAN's CelebA faces: CelebA's aligned
+178x218 images have their landmarks near (69, 111), (108, 111), (88, 136),
+(72, 152), (105, 152) (eyes, nose, mouth corners, left to right as seen in the
+image); ProGAN's dataset tool cuts the 128x128 window centred on (89, 121),
+which moves them by (-25, -57). Other crop sizes (160 for FaceNet) scale the
+same template. A generator trained on other crops gets its template from its
+own faces: `mean_landmarks` averages MTCNN's landmarks over many of them.
 
 Landmark coordinates are in pixels, (x, y), with pixel i's centre at i + 0.5:
 the convention PIL's transforms use, so a mirrored photo's landmarks are
 exactly width - x.
 """
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
 from faceinv.errors import InputError
 
-TEMPLATE_SIZE = 128
-TEMPLATE = np.array([[44.0, 54.0], [83.0, 54.0], [63.0, 79.0], [47.0, 95.0], [80.0, 95.0]])
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image left/right
 DETECT_MAX_SIDE = 1024  # larger photos are shrunk for detection only: MTCNN's cost grows with area
 
 
-def template(size):
-    """The five template points for a size x size crop."""
-    return TEMPLATE * (size / TEMPLATE_SIZE)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Template:
+    """Where the five landmarks sit in a generator's size x size faces: its framing."""
+    framing: str
+    points: np.ndarray      # [5, 2], (x, y) pixels, in LANDMARK_NAMES order
+    size: int
+
+    def at(self, size):
+        """The five points for a size x size crop of the same framing."""
+        return self.points * (size / self.size)
+
+
+CELEBA_PROGAN = Template("ProGAN's 128x128 CelebA window",
+                         np.array([[44.0, 54.0], [83.0, 54.0], [63.0, 79.0], [47.0, 95.0], [80.0, 95.0]]), 128)
 
 
 def similarity_transform(source, target):
@@ -49,11 +62,11 @@ def similarity_transform(source, target):
     return matrix
 
 
-def warp(image, landmarks, size):
-    """Crop `image` (uint8 [H, W, 3]) so that `landmarks` land on the template of
+def warp(image, landmarks, size, template=CELEBA_PROGAN):
+    """Crop `image` (uint8 [H, W, 3]) so that `landmarks` land on `template` in
     a size x size crop. Big reductions are first done by box-filter shrinking, so
     the bicubic warp never aliases; outside the photo is black."""
-    matrix = similarity_transform(landmarks, template(size))
+    matrix = similarity_transform(landmarks, template.at(size))
     scale = np.sqrt(abs(np.linalg.det(matrix[:, :2])))
     picture = Image.fromarray(np.asarray(image, np.uint8))
     shrink = int(1.0 / scale) // 2 * 2 if scale < 0.5 else 1
@@ -95,11 +108,20 @@ class FaceDetector:
         points = np.stack([best[6:11], best[11:16]], axis=1).astype(np.float64) + 0.5
         return points / factor, float(best[5])
 
-    def align(self, image, size):
+    def align(self, image, size, template=CELEBA_PROGAN):
         """The most confident face of a uint8 RGB image as an aligned uint8 size x
         size crop, or None when there is no face."""
         landmarks, _ = self.landmarks(image)
-        return None if landmarks is None else warp(image, landmarks, size)
+        return None if landmarks is None else warp(image, landmarks, size, template)
+
+
+def mean_landmarks(faces, detector):
+    """MTCNN's mean landmarks [5, 2] over uint8 faces [N, R, R, 3], and how many
+    faces it found: the template of a generator that draws such faces."""
+    found = [points for points, _ in map(detector.landmarks, faces) if points is not None]
+    if not found:
+        raise InputError("MTCNN found no face to average")
+    return np.mean(found, axis=0), len(found)
 
 
 def yaw(landmarks):

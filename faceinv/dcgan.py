@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv import packaged_weights, torch_checkpoint
+from faceinv import alignment, packaged_weights, torch_checkpoint
 from faceinv.errors import InputError
 
 HANDLE = "dcgan-digiface"
@@ -32,6 +32,12 @@ CHANNELS = (LATENT_DIM, 512, 256, 128, 64, 3)
 KERNEL = 4
 BN_EPSILON = 1e-5
 BN_PARTS = ("weight", "bias", "running_mean", "running_var")
+# Where MTCNN finds the five landmarks in this generator's faces, on average:
+# 944 of the 1,000 faces of seed 0 had a detection (tests/test_alignment.py
+# recomputes it from 64 faces). Its crops are tighter than ProGAN's CelebA window.
+TEMPLATE = alignment.Template(
+    "the DCGAN's own 64x64 framing (mean MTCNN landmarks of its faces)",
+    np.array([[22.36, 29.82], [42.21, 29.47], [32.11, 42.37], [23.76, 52.96], [40.78, 52.71]]), RESOLUTION)
 
 
 def expected_shapes():
@@ -91,6 +97,7 @@ class DCGANFaces:
     is_standin = False
     latent_dim = LATENT_DIM
     resolution = RESOLUTION
+    template = TEMPLATE
 
     def __init__(self, state):
         self.model = build_model(state)

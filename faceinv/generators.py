@@ -3,8 +3,9 @@
 Every generator is a callable: float32 latents [N, latent_dim] -> float32 images
 [N, resolution, resolution, 3] in [0, 1], differentiable with respect to the
 latent and usable inside tf.function. It also carries `handle`, `label`
-(printed on every output), `is_standin`, `latent_dim` and `resolution`: every
-script takes the sizes from the generator, so none of them assumes ProGAN's.
+(printed on every output), `is_standin`, `latent_dim`, `resolution` and `template`
+(where the five face landmarks sit in its faces, to align photos to): every
+script takes these from the generator, so none of them assumes ProGAN's.
 Handles:
 - a TF-Hub URL, by default the paper's ProGAN-128 (512-d, 128x128);
   TFHUB_CACHE_DIR is honoured, so a module downloaded once loads offline afterwards;
@@ -24,7 +25,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from faceinv import dcgan, files, progan
+from faceinv import alignment, dcgan, files, progan
 from faceinv.errors import InputError
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
@@ -55,7 +56,10 @@ def hub_cache_folder(handle):
 
 
 class SignatureGenerator:
-    """A generator behind a SavedModel's `default` signature (TF-Hub or local)."""
+    """A generator behind a SavedModel's `default` signature (TF-Hub or local);
+    its faces are taken to be framed like ProGAN's CelebA faces."""
+
+    template = alignment.CELEBA_PROGAN
 
     def __init__(self, handle, module, label, is_standin):
         self.handle, self.label, self.is_standin = handle, label, is_standin

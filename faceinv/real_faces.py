@@ -144,7 +144,7 @@ def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=2
     names = face_names(selection)
     meta = {"source": os.path.abspath(source), "layout": layout, "selection": selection_args or {},
             "size": size, "min_face_size": min_face_size,
-            "template": alignment.template(size).round(3).tolist(),
+            "template": alignment.CELEBA_PROGAN.at(size).round(3).tolist(),
             "aligner": "MTCNN (the mtcnn package's shipped weights), 5-point similarity transform",
             "complete": False}
     faces_dir = os.path.join(out, FACES)

@@ -21,6 +21,8 @@ Every output of this generator is a stand-in for a face GAN, and is labelled so.
 import numpy as np
 import tensorflow as tf
 
+from faceinv import alignment
+
 LATENT_DIM = 512
 RESOLUTION = 128
 ATTRIBUTES = ("pose", "smile", "age", "gender", "eyeglasses")
@@ -99,6 +101,7 @@ class SyntheticFaces:
     is_standin = True
     latent_dim = LATENT_DIM
     resolution = RESOLUTION
+    template = alignment.CELEBA_PROGAN  # it stands in for ProGAN, and draws its faces in that window
     attribute_names = ATTRIBUTES
 
     def __init__(self):

@@ -34,23 +34,23 @@ def test_warp_puts_the_landmarks_on_the_template(size):
     shrink taken for big reductions."""
     angle, scale = np.deg2rad(25.0), 4.5
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    points = alignment.TEMPLATE @ rotation.T * scale + np.array([300.0, 150.0])
+    points = alignment.CELEBA_PROGAN.points @ rotation.T * scale + np.array([300.0, 150.0])
     canvas = np.zeros((900, 900, 3), np.uint8)
     yy, xx = np.mgrid[:900, :900] + 0.5
     for x, y in points:
         canvas[(xx - x) ** 2 + (yy - y) ** 2 < 9.0 ** 2] = 255
     crop = alignment.warp(canvas, points, size)[..., 0].astype(np.float64)
     found = []
-    for target in alignment.template(size):
+    for target in alignment.CELEBA_PROGAN.at(size):
         x0, y0 = np.floor(target).astype(int) - 5
         patch = crop[y0:y0 + 11, x0:x0 + 11]
         py, px = np.mgrid[y0:y0 + 11, x0:x0 + 11] + 0.5
         found.append([(patch * px).sum() / patch.sum(), (patch * py).sum() / patch.sum()])
-    np.testing.assert_allclose(found, alignment.template(size), atol=0.3)
+    np.testing.assert_allclose(found, alignment.CELEBA_PROGAN.at(size), atol=0.3)
 
 
 def test_yaw_is_zero_when_frontal_and_ignores_in_plane_rotation():
-    frontal = alignment.template(128)
+    frontal = alignment.CELEBA_PROGAN.at(128)
     assert alignment.yaw(frontal) == pytest.approx(0.0, abs=0.02)
     turned = frontal.copy()
     turned[2, 0] += 10.0  # nose moved towards the image's right
@@ -91,3 +91,15 @@ def test_detector_rejects_a_non_rgb_array(detector):
     from faceinv.errors import InputError
     with pytest.raises(InputError, match="uint8 RGB"):
         detector.landmarks(np.zeros((64, 64), np.uint8))
+
+
+def test_the_dcgan_template_is_where_mtcnn_finds_its_faces_landmarks(detector):
+    from faceinv.dcgan import TEMPLATE
+    from faceinv.generators import load_generator, render_batches, sample_latents
+    generator = load_generator("dcgan-digiface")
+    assert generator.template is TEMPLATE and TEMPLATE.size == generator.resolution
+    faces = np.concatenate([f for _, f in render_batches(generator, sample_latents(64, 0, generator.latent_dim))])
+    mean, found = alignment.mean_landmarks(faces, detector)
+    assert found > 48
+    np.testing.assert_allclose(mean, TEMPLATE.points, atol=1.0)
+    assert np.abs(TEMPLATE.points - alignment.CELEBA_PROGAN.at(64)).max() > 3  # not ProGAN's framing

@@ -99,7 +99,7 @@ def test_prepare_aligns_faces_reports_skips_and_resumes(tree, tmp_path, capsys):
         assert source.endswith(("0100_01.jpg", "0100_01.png", "0101_01.jpg")), (source, reason)
 
     detector = alignment.FaceDetector()
-    eyes = alignment.template(128)[:2]
+    eyes = alignment.CELEBA_PROGAN.at(128)[:2]
     for crop in crops:
         image = files.read_image(out / "faces" / crop)
         assert image.shape == (128, 128, 3)
