@@ -49,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--real-perceptual-weight", type=float, default=d.real_perceptual_weight)
     p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPUs)")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--init-from", default=d.init_from, metavar="CHECKPOINTS",
+                   help="start from the encoder weights of another run's checkpoint folder "
+                        "(e.g. checkpoints/<run>): a costly loss refines what a cheap one trained")
     p.add_argument("--run", help="run name for logs/, checkpoints/ and saved_model/encoder_<run> "
                                  "(default: the generator's name)")
     return p.parse_args(argv)
@@ -63,7 +66,7 @@ def main(argv=None):
         batch_size=a.batch_size, input_size=a.input_size, learning_rate=a.lr, beta1=a.beta1,
         z_weight=a.z_weight, pixel_weight=a.pixel_weight, perceptual_weight=a.perceptual_weight,
         real_pixel_weight=a.real_pixel_weight, real_perceptual_weight=a.real_perceptual_weight,
-        facenet=a.facenet, mixed_precision=a.mixed_precision, seed=a.seed,
+        facenet=a.facenet, mixed_precision=a.mixed_precision, seed=a.seed, init_from=a.init_from,
         log_dir=os.path.join(PATH_LOGS, run), checkpoint_dir=os.path.join(PATH_CHECKPOINTS, run),
         export_dir=os.path.join(PATH_SAVED_MODEL, f"encoder_{run}"))
     trainer = EncoderTrainer(config)

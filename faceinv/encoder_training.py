@@ -47,13 +47,14 @@ class TrainConfig:
     facenet: str = DEFAULT_FACENET
     mixed_precision: bool = False
     seed: int = 0
+    init_from: str = ""             # another run's checkpoint folder: start from its encoder weights
     log_dir: str = "logs/encoder"
     checkpoint_dir: str = "checkpoints/encoder"
     export_dir: str = "saved_model/encoder"
 
     # Fields a resumed run must share with the run that wrote the checkpoints.
     RESUME_KEYS = ("generator", "train_faces", "online", "real_faces", "batch_size",
-                   "input_size", "steps_per_epoch", "seed")
+                   "input_size", "steps_per_epoch", "seed", "init_from")
 
 
 def make_strategy():
@@ -124,8 +125,23 @@ class EncoderTrainer:
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             print(f"resuming from {self.manager.latest_checkpoint} (epoch {int(self.epoch.numpy())} done)")
+        elif config.init_from:
+            self._start_from(config.init_from)
         self.steps = {"generated": self._compile(self._generated_step),
                       "real": self._compile(self._real_step)}
+
+    def _start_from(self, folder):
+        """The encoder weights of another run's last checkpoint (not its optimiser state):
+        a costly loss can then refine an encoder that a cheap one trained first."""
+        latest = tf.train.latest_checkpoint(folder)
+        if latest is None:
+            raise InputError(f"--init-from {folder} holds no checkpoint (resnet.py writes them)")
+        try:
+            tf.train.Checkpoint(encoder=self.encoder).restore(latest).expect_partial().assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            raise InputError(f"the encoder in {latest} does not fit this one "
+                             f"({str(error).splitlines()[0][:120]})") from None
+        print(f"starting from the encoder weights of {latest}")
 
     def _compile(self, step):
         @tf.function

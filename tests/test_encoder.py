@@ -81,6 +81,14 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
     with pytest.raises(InputError, match="other settings"):
         EncoderTrainer(config_for(tmp_path / "b", face_set, epochs=3, input_size=48))
 
+    # Another run can start from b's encoder (not its optimiser), with another loss.
+    refined = EncoderTrainer(config_for(tmp_path / "c", face_set, pixel_weight=1.0,
+                                        init_from=str(tmp_path / "b" / "ckpt")))
+    np.testing.assert_array_equal(refined.encoder(faces).numpy(), resumed.encoder(faces).numpy())
+    assert int(refined.optimizer.iterations) == 0
+    with pytest.raises(InputError, match="holds no checkpoint"):
+        EncoderTrainer(config_for(tmp_path / "d", face_set, init_from=str(tmp_path / "nowhere")))
+
 
 def test_export_and_reload_give_identical_predictions(tmp_path):
     encoder = build_encoder(32, 512)
