@@ -73,9 +73,11 @@ def main(argv=None):
         baselines["random_latent_mae"] = float(
             metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999, generator.latent_dim)).mean())
     out = args.out or os.path.join(PATH_RESULTS, args.method)
+    settings = {"encoder": os.path.abspath(args.encoder), "arguments": vars(args),
+                "encoder_init_from": encoder.meta.get("config", {}).get("init_from"),
+                "encoder_facenet": encoder.meta.get("facenet"), **baselines}
     record = write_results(out, args.method, names, targets, reconstructions, latents, label, seconds,
-                           args.faces, 1, true_latents, {"encoder": os.path.abspath(args.encoder), "arguments": vars(args),
-                                         **baselines})
+                           args.faces, 1, true_latents, settings)
     summary = (f"{len(names)} faces in {seconds:.2f} s, PSNR {record['psnr_mean']:.2f} dB "
                f"(mean-latent face: {baselines['mean_latent_psnr']:.2f} dB)")
     if true_latents is not None:

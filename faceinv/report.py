@@ -4,6 +4,11 @@ Every number is measured here from the files the methods wrote: the targets
 (the face set or folder named in metrics.json), the saved reconstructions and
 latents.npy. Only the timings and generator-pass counts are copied from
 metrics.json, since they cannot be measured after the fact.
+
+The columns follow the inversion literature's (HyperStyle's Table 1): identity
+similarity (FaceNet embedding cosine), MS-SSIM, L2 (per-pixel MSE on [0, 1])
+and seconds per face, then PSNR, SSIM, latent error and generator passes.
+LPIPS is left out: its AlexNet/VGG backbone cannot be had offline.
 """
 import csv
 import io
@@ -17,7 +22,7 @@ from faceinv.errors import InputError
 from faceinv.face_sets import read_targets
 from faceinv.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
 
-# DESIGN.md section 5: 50 generated test faces, one RTX 2080 Ti.
+# Bayat et al. 2020, Table 1: 50 generated test faces, one RTX 2080 Ti.
 # (PSNR dB, FaceNet cosine distance, which the paper calls "FID", seconds for 50 faces)
 PAPER_TABLE1 = {
     "adam": (18.41, 1.96, 1143.90),
@@ -25,29 +30,36 @@ PAPER_TABLE1 = {
     "resnet-z": (11.06, 1.94, 3.27),
     "resnet-z-perceptual": (16.30, 1.98, 3.96),
 }
-# Results subfolders in the paper's order, then the hybrid; other subfolders follow by name.
-ROW_ORDER = ("adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid")
-FIGURE_TITLES = {"adam": "Adam", "stochastic-clipping": "stoch. clip", "resnet-z": "encoder z",
-                 "resnet-z-perceptual": "enc. z+perc", "resnet-z-pixel": "enc. z+pix", "hybrid": "hybrid"}
-COLUMNS = ["folder", "method", "generator", "faces", "psnr_db", "ssim", "ms_ssim", "facenet_cosine_similarity",
-           "latent_cosine", "latent_mae", "seconds", "seconds_per_face", "generator_passes_per_face",
-           "paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"]
+# The floor, the paper's rows in its order, the hybrid, then the long baseline;
+# other subfolders follow by name.
+ROW_ORDER = ("mean-latent", "adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel",
+             "hybrid", "adam-1000")
+FIGURE_TITLES = {"mean-latent": "mean latent", "adam": "Adam", "stochastic-clipping": "stoch. clip",
+                 "resnet-z": "encoder z", "resnet-z-perceptual": "enc. z+perc", "resnet-z-pixel": "enc. z+pix",
+                 "hybrid": "hybrid", "adam-1000": "Adam 1000"}
+COLUMNS = ["folder", "method", "generator", "facenet", "faces", "facenet_cosine_similarity", "ms_ssim", "l2_mse",
+           "seconds_per_face", "psnr_db", "ssim", "latent_cosine", "latent_mae", "seconds",
+           "generator_passes_per_face", "paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"]
 
 
 def describe(folder_name, record):
     """The row's name, with the settings that define it."""
     steps = record.get("steps")
-    if folder_name in ("adam", "stochastic-clipping"):
-        return f"{'Adam' if folder_name == 'adam' else 'stochastic clipping'}, {steps} steps"
+    if folder_name == "mean-latent":
+        return "mean latent (z = 0): the floor"
+    if folder_name.startswith("adam") or folder_name == "stochastic-clipping":
+        return f"{'stochastic clipping' if folder_name == 'stochastic-clipping' else 'Adam'}, {steps} steps"
     if folder_name == "resnet-z":
         return "encoder, z-loss"
     if folder_name == "resnet-z-perceptual":
-        return "encoder, z + perceptual loss"
+        start = record.get("encoder_init_from")
+        return "encoder, z + perceptual loss" + (f", refined from {os.path.basename(start)}" if start else "")
     if folder_name == "resnet-z-pixel":
         return "encoder, z + pixel loss"
     if folder_name == "hybrid":
         encoder = os.path.basename(record.get("encoder") or "encoder")
-        return f"hybrid: {encoder} + {steps} Adam steps"
+        lr = f" (lr {record['learning_rate']})" if "learning_rate" in record else ""
+        return f"hybrid: {encoder} + {steps} Adam steps{lr}"
     return folder_name + (f", {steps} steps" if steps is not None else "")
 
 
@@ -83,6 +95,11 @@ def _read_reconstructions(folder, names):
     return np.stack([files.read_image(os.path.join(folder, RECONSTRUCTIONS, png_name(n))) for n in names])
 
 
+def _mse(targets, reconstructions):
+    diff = np.asarray(targets, np.float64) - np.asarray(reconstructions, np.float64)
+    return np.mean(np.square(diff).reshape(len(diff), -1), axis=1)
+
+
 def measure(root, facenet, faces=None):
     """One row per method under `root`: figures measured from its files.
     Returns the rows and, per method, the target and reconstruction images."""
@@ -102,8 +119,13 @@ def measure(root, facenet, faces=None):
             embeddings_of[key] = facenet(tf.constant(targets))[1]
         target_embeddings = embeddings_of[key]
         _, recon_embeddings = facenet(tf.constant(recon))
-        row = {"folder": name, "method": describe(name, record), "generator": record["label"], "faces": len(names),
+        method = describe(name, record)
+        if record.get("encoder_facenet") not in (None, facenet.label):
+            method += f" [trained with {record['encoder_facenet']}]"
+        row = {"folder": name, "method": method, "generator": record["label"],
+               "facenet": facenet.label, "faces": len(names),
                "psnr_db": float(metrics.psnr(targets, recon).mean()),
+               "l2_mse": float(_mse(targets, recon).mean()),
                "ssim": float(np.mean(metrics.ssim(targets, recon))),
                "ms_ssim": float(np.mean(metrics.ms_ssim(targets, recon))),
                "facenet_cosine_similarity": float(np.mean(np.sum(
@@ -131,28 +153,42 @@ def _cell(value, digits):
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def table_markdown(rows, facenet_label):
-    header = ["method", "PSNR (dB)", "SSIM", "MS-SSIM", "FaceNet cos. sim.", "latent cos.", "latent MAE",
-              "time (s)", "s / face", "generator passes / face", "paper PSNR", "paper FaceNet cos. dist.",
-              "paper time (s, 50 faces)"]
-    keys = [("method", 0), ("psnr_db", 2), ("ssim", 3), ("ms_ssim", 3), ("facenet_cosine_similarity", 3),
-            ("latent_cosine", 3), ("latent_mae", 3), ("seconds", 2), ("seconds_per_face", 3),
-            ("generator_passes_per_face", 0), ("paper_psnr_db", 2), ("paper_facenet_cosine_distance", 2),
-            ("paper_seconds_50_faces", 2)]
+def table_markdown(rows, facenet):
+    """Our rows, each labelled by the networks it ran on, then the paper's rows."""
+    networks = {row["generator"]: f"G{i + 1}" for i, row in enumerate(
+        {row["generator"]: row for row in rows}.values())}
+    header = ["method", "networks", "ID sim. (FaceNet) ↑", "MS-SSIM ↑", "L2 (MSE) ↓", "s / face", "PSNR (dB) ↑",
+              "SSIM ↑", "latent cos.", "latent MAE", "generator passes / face"]
+    keys = [("facenet_cosine_similarity", 3), ("ms_ssim", 3), ("l2_mse", 4), ("seconds_per_face", 3),
+            ("psnr_db", 2), ("ssim", 3), ("latent_cosine", 3), ("latent_mae", 3), ("generator_passes_per_face", 0)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(k), d) for k, d in keys) + " |")
-    generators = sorted({row["generator"] for row in rows})
-    notes = [f"Generator: {g}" for g in generators]
-    notes.append(f"FaceNet for the similarity column: {facenet_label}.")
-    notes.append("Paper columns: Bayat et al. 2020, Table 1 (real ProGAN-128, one RTX 2080 Ti); "
-                 "its \"FID\" column is a FaceNet cosine distance (1 - cos).")
+        label = f"{networks[row['generator']]}, F"
+        lines.append("| " + " | ".join([row["method"], label] + [_cell(row.get(k), d) for k, d in keys]) + " |")
+    for row in rows:
+        paper = PAPER_TABLE1.get(row["folder"])
+        if paper:
+            cells = ["-"] * len(keys)
+            cells[3], cells[4] = f"{paper[2] / 50:.3f}", f"{paper[0]:.2f}"
+            lines.append("| " + " | ".join([f"paper: {row['method']}", "paper's"] + cells) + " |")
+    notes = [f"Networks: {code} = {generator}." for generator, code in networks.items()]
+    notes.append(f"F = {facenet.description}: it gives the identity similarity column, and it is the FaceNet "
+                 "of the perceptual losses unless a row names another.")
+    notes.append("paper's = Bayat et al. 2020, Table 1: ProGAN-128 on CelebA, the 128-d MS-Celeb-1M "
+                 "facenet_keras.h5, one RTX 2080 Ti. Its \"FID\" column is a FaceNet cosine distance "
+                 "(1 - cos), not comparable with our similarity: "
+                 + ", ".join(f"{row['method']} {PAPER_TABLE1[row['folder']][1]:.2f}"
+                             for row in rows if row["folder"] in PAPER_TABLE1) + ".")
+    notes.append("LPIPS, the inversion literature's fourth column, is left out: its AlexNet/VGG backbone "
+                 "cannot be downloaded offline. L2 is the per-pixel mean squared error on [0, 1].")
     by_folder = {row["folder"]: row for row in rows}
-    hybrid, clipping = by_folder.get("hybrid"), by_folder.get("stochastic-clipping")
-    if hybrid and clipping and hybrid["generator_passes_per_face"] and clipping["generator_passes_per_face"]:
-        notes.append(f"Hybrid against stochastic clipping: {hybrid['psnr_db'] - clipping['psnr_db']:+.2f} dB "
-                     f"PSNR with {clipping['generator_passes_per_face'] / hybrid['generator_passes_per_face']:.1f}x "
-                     "fewer generator passes per face.")
+    hybrid = by_folder.get("hybrid")
+    for name in ("adam", "stochastic-clipping", "adam-1000"):
+        other = by_folder.get(name)
+        if hybrid and other and hybrid["generator_passes_per_face"] and other["generator_passes_per_face"]:
+            notes.append(f"Hybrid against {other['method']}: {hybrid['psnr_db'] - other['psnr_db']:+.2f} dB "
+                         f"PSNR with {other['generator_passes_per_face'] / hybrid['generator_passes_per_face']:.1f}x "
+                         "fewer generator passes per face.")
     return "\n".join(["# Table 1: latent recovery of the test faces", "", *lines, "", *notes]) + "\n"
 
 
@@ -184,7 +220,7 @@ def write_report(root, out, facenet, faces=None, figure_faces=8):
     """table1.md, table1.csv and figure4.png in `out`, from the methods under `root`."""
     rows, images = measure(root, facenet, faces)
     os.makedirs(out, exist_ok=True)
-    files.save_text(os.path.join(out, "table1.md"), table_markdown(rows, facenet.label))
+    files.save_text(os.path.join(out, "table1.md"), table_markdown(rows, facenet))
     files.save_text(os.path.join(out, "table1.csv"), table_csv(rows))
     grid, titles = figure(images, figure_faces)
     labels = {row["generator"] for row in rows}

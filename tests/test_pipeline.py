@@ -16,7 +16,7 @@ from faceinv import files
 from faceinv.generators import load_generator
 
 SHAPES = {"dcgan-digiface": (100, 64), "synthetic": (512, 128)}
-METHODS = ["adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid"]
+METHODS = ["mean-latent", "adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid"]
 
 
 def read_rows(path):
@@ -40,6 +40,9 @@ def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeyp
     assert all(float(r["psnr_db"]) > 5 for r in rows.values())
     assert rows["hybrid"]["generator_passes_per_face"] == "2"
     assert all(r["latent_mae"] for r in rows.values())  # measured against the set's own latents
+    assert not np.load(results / "mean-latent" / "latents.npy").any()  # the floor: z = 0 for every face
+    floor = json.loads((results / "resnet-z" / "metrics.json").read_text())["mean_latent_psnr"]
+    assert float(rows["mean-latent"]["psnr_db"]) == pytest.approx(floor, abs=0.05)
     for method in METHODS:
         assert np.load(results / method / "latents.npy").shape == (4, latent_dim)
         reconstruction = Image.open(results / method / "reconstructions" / "000000.png")
@@ -53,7 +56,7 @@ def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeyp
     if handle == "dcgan-digiface":  # the cheaper of the two checks the rerun
         capsys.readouterr()
         reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
-        assert capsys.readouterr().out.count("done before with these arguments") == 6
+        assert capsys.readouterr().out.count("done before with these arguments") == 7
 
     # score -> boundaries -> edit the recovered latents
     source = ["--source", "synthetic"] if handle == "synthetic" else ["--source", "landmarks"]

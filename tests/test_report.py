@@ -47,6 +47,8 @@ def test_the_table_is_measured_from_the_files(results, facenet, tmp_path):
     adam, hybrid = rows["adam"], rows["hybrid"]
     expected = metrics.psnr(targets, files.to_uint8(noisy) / 255.0).mean()
     assert float(adam["psnr_db"]) == pytest.approx(expected, abs=1e-4)
+    mse = np.mean(np.square(targets.astype(np.float64) - files.to_uint8(noisy) / 255.0))
+    assert float(adam["l2_mse"]) == pytest.approx(mse, rel=1e-4)
     assert float(adam["latent_mae"]) == pytest.approx(0.5, abs=1e-5)
     assert float(adam["paper_psnr_db"]) == 18.41 and hybrid["paper_psnr_db"] == ""
     assert float(hybrid["latent_cosine"]) == pytest.approx(1.0, abs=1e-6)
@@ -57,6 +59,8 @@ def test_the_table_is_measured_from_the_files(results, facenet, tmp_path):
     table = (root / "table1.md").read_text()
     assert "| Adam, 200 steps |" in table and "hybrid: encoder + 30 Adam steps" in table
     assert "STAND-IN" in table and "randomly initialised FaceNet" in table
+    assert "| paper: Adam, 200 steps | paper's |" in table and "LPIPS" in table  # the paper's rows, labelled
+    assert "Hybrid against Adam, 200 steps" in table
     figure = Image.open(root / "figure4.png")
     assert figure.size == (3 * 128, 3 * 128 + 32)  # target, adam, hybrid; two banners
 
