@@ -65,7 +65,7 @@ SETTINGS = {
         "encoder_perceptual": ["--batch-size", "16", "--epochs", "2", "--lr", "1e-4"],
         "encoder_pixel": ["--batch-size", "32", "--epochs", "20", "--lr", "3e-4"],
         "perceptual_from": "z",
-        "steps": 200, "hybrid_steps": 40, "hybrid_lr": 0.1, "hybrid_encoder": "z", "long_steps": 1000,
+        "steps": 200, "hybrid_steps": 35, "hybrid_lr": 0.1, "hybrid_encoder": "z", "long_steps": 1000,
     },
     "smoke": {  # the test suite's: seconds of work per step, for checking the plumbing
         "train_faces": None, "test_faces": 4,

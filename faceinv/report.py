@@ -23,12 +23,13 @@ from faceinv.face_sets import read_targets
 from faceinv.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
 
 # Bayat et al. 2020, Table 1: 50 generated test faces, one RTX 2080 Ti.
-# (PSNR dB, FaceNet cosine distance, which the paper calls "FID", seconds for 50 faces)
+# (the paper's method, PSNR dB, FaceNet cosine distance, which the paper calls "FID",
+#  seconds for 50 faces)
 PAPER_TABLE1 = {
-    "adam": (18.41, 1.96, 1143.90),
-    "stochastic-clipping": (19.06, 1.98, 1135.24),
-    "resnet-z": (11.06, 1.94, 3.27),
-    "resnet-z-perceptual": (16.30, 1.98, 3.96),
+    "adam": ("Adam, 200 steps", 18.41, 1.96, 1143.90),
+    "stochastic-clipping": ("stochastic clipping, 200 steps", 19.06, 1.98, 1135.24),
+    "resnet-z": ("encoder, z-loss", 11.06, 1.94, 3.27),
+    "resnet-z-perceptual": ("encoder, z + perceptual loss", 16.30, 1.98, 3.96),
 }
 # The floor, the paper's rows in its order, the hybrid, then the long baseline;
 # other subfolders follow by name.
@@ -141,7 +142,7 @@ def measure(root, facenet, faces=None):
             row["latent_mae"] = float(metrics.latent_mae(true, latents).mean())
         paper = PAPER_TABLE1.get(name)
         if paper:
-            row.update(zip(("paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"), paper))
+            row.update(zip(("paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"), paper[1:]))
         rows.append(row)
         images[name] = (names, targets, recon)
     return rows, images
@@ -169,15 +170,16 @@ def table_markdown(rows, facenet):
         paper = PAPER_TABLE1.get(row["folder"])
         if paper:
             cells = ["-"] * len(keys)
-            cells[3], cells[4] = f"{paper[2] / 50:.3f}", f"{paper[0]:.2f}"
-            lines.append("| " + " | ".join([f"paper: {row['method']}", "paper's"] + cells) + " |")
+            method, psnr, _, seconds = paper
+            cells[3], cells[4] = f"{seconds / 50:.3f}", f"{psnr:.2f}"
+            lines.append("| " + " | ".join([f"paper: {method}", "paper's"] + cells) + " |")
     notes = [f"Networks: {code} = {generator}." for generator, code in networks.items()]
     notes.append(f"F = {facenet.description}: it gives the identity similarity column, and it is the FaceNet "
                  "of the perceptual losses unless a row names another.")
     notes.append("paper's = Bayat et al. 2020, Table 1: ProGAN-128 on CelebA, the 128-d MS-Celeb-1M "
                  "facenet_keras.h5, one RTX 2080 Ti. Its \"FID\" column is a FaceNet cosine distance "
                  "(1 - cos), not comparable with our similarity: "
-                 + ", ".join(f"{row['method']} {PAPER_TABLE1[row['folder']][1]:.2f}"
+                 + ", ".join(f"{PAPER_TABLE1[row['folder']][0]} {PAPER_TABLE1[row['folder']][2]:.2f}"
                              for row in rows if row["folder"] in PAPER_TABLE1) + ".")
     notes.append("LPIPS, the inversion literature's fourth column, is left out: its AlexNet/VGG backbone "
                  "cannot be downloaded offline. L2 is the per-pixel mean squared error on [0, 1].")

@@ -118,3 +118,15 @@ def test_figure_leaves_out_a_method_run_on_other_faces(results, facenet, synthet
     write_report(str(root), str(root), facenet)
     assert Image.open(root / "figure4.png").size == (4 * 128, 3 * 128 + 32)
     assert "resnet-z" in read_rows(root / "table1.csv")
+
+
+def test_a_refined_encoder_is_named_in_our_row_only(results, facenet, synthetic):
+    root, faces, targets, _ = results
+    write_results(str(root / "resnet-z-perceptual"), "resnet-z-perceptual", [f"{i:06d}.png" for i in range(3)],
+                  targets, targets, np.zeros((3, 512), np.float32), synthetic.label, 1.0, faces, 1,
+                  extra={"encoder_init_from": "checkpoints/synthetic-cpu-2h-z"})
+    write_report(str(root), str(root), facenet)
+    table = (root / "table1.md").read_text()
+    assert "| encoder, z + perceptual loss, refined from synthetic-cpu-2h-z |" in table
+    assert "| paper: encoder, z + perceptual loss | paper's | - | - | - | 0.079 | 16.30 |" in table
+    assert "encoder, z + perceptual loss 1.98" in table  # the paper's FaceNet distance, by its own name
