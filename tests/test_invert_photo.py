@@ -97,3 +97,11 @@ def test_bad_input_is_one_line_and_writes_nothing(photos, tmp_path, one_line_err
     assert "cannot read image" in one_line_error(invert_photo.main, [str(not_an_image), "--generator", HANDLE,
                                                                      "--out", str(out)])
     assert not os.path.exists(out)
+
+
+def test_the_committed_boundaries_fit_the_dcgan():
+    from faceinv.boundaries import load_boundary
+    for attribute in ("pose", "smile"):
+        path = os.path.join(invert_photo.PATH_BOUNDARIES, HANDLE, f"{attribute}.npy")
+        assert np.load(path).shape == (1, 100)  # InterFaceGAN's layout
+        assert abs(np.linalg.norm(load_boundary(path, 100)) - 1) < 1e-5
