@@ -28,6 +28,7 @@ from faceinv import cli  # first: it quiets TensorFlow's start-up
 from faceinv import attribute_data, data, eyeglasses, files
 from faceinv.attribute_classifier import PROGAN_WINDOW
 from faceinv.errors import InputError
+from faceinv.progress import progress
 from faceinv.residual_gan import LoadedInverter
 
 PATH_CELEBA = "datasets/celeba"
@@ -184,7 +185,7 @@ def apply(a):
     for sub in ("added", "removed"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     rows, skipped = [], []
-    bar = cli.progress(len(paths))
+    bar = progress(len(paths))
     for i, path in enumerate(paths):
         face = _face(path, inverter.size, a.align, detector)
         if face is None:

@@ -29,14 +29,16 @@ from faceinv.encoder import LoadedEncoder
 from faceinv.errors import InputError
 from faceinv.face_sets import face_set_files, is_face_set, read_targets
 from faceinv.facenet import DEFAULT as FACENET_HANDLE, HELP as FACENET_HELP, load_facenet
-from faceinv.generators import PROGAN_HANDLE, load_generator, sample_latents
+from faceinv.generators import PROGAN_HANDLE, load_generator, sample_latents, tagged_path
 from faceinv.gradient_recovery import (BASELINE_LR, BASELINE_STEPS, FACENET, HYBRID_LR, HYBRID_STEPS, ImageLoss,
                                        parse_loss_weights, recover_latents)
+from faceinv.progress import progress
 from faceinv.results import write_loss_curves, write_results
 
-PATH_TEST = "z_vectors/progan-128/test"
-PATH_ENCODER = "saved_model/encoder_progan-128"
+PATH_TEST = "z_vectors/{generator}/test"  # {generator}: the tag of --generator, else of GENERATOR
+PATH_ENCODER = "saved_model/encoder_{generator}"
 PATH_RESULTS = "results"
+GENERATOR = PROGAN_HANDLE
 METHODS = ("adam", "stochastic-clipping", "encoder-init", "mean-latent")
 INIT_SEED = 2020  # not 0 or 1: those seeds drew the test and training sets
 
@@ -44,11 +46,10 @@ INIT_SEED = 2020  # not 0 or 1: those seeds drew the test and training sets
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", choices=METHODS, default="adam")
-    p.add_argument("--faces", default=PATH_TEST, help="face set or folder of faces (default: %(default)s)")
+    p.add_argument("--faces", help=f"face set or folder of faces (default: {PATH_TEST})")
     p.add_argument("--generator", help="generator handle (default: the face set's or the encoder's, "
-                                       f"else {PROGAN_HANDLE})")
-    p.add_argument("--encoder", default=PATH_ENCODER, help="exported encoder, for encoder-init "
-                                                           "(default: %(default)s)")
+                                       f"else {GENERATOR}); its tag names the default --faces and --encoder")
+    p.add_argument("--encoder", help=f"exported encoder, for encoder-init (default: {PATH_ENCODER})")
     p.add_argument("--steps", type=int, help=f"Adam steps (default: {BASELINE_STEPS}; "
                                              f"{HYBRID_STEPS} for encoder-init)")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {BASELINE_LR}; "
@@ -74,11 +75,13 @@ def main(argv=None):
     if steps < 0 or a.batch_size <= 0 or lr <= 0 or a.clip <= 0:
         raise InputError("--steps must be >= 0 and --batch-size, --lr and --clip positive")
     weights = parse_loss_weights(a.loss)
-    encoder = LoadedEncoder(a.encoder) if hybrid else None
+    paths_for = a.generator or GENERATOR
+    a.faces = a.faces or tagged_path(PATH_TEST, paths_for)
+    encoder = LoadedEncoder(a.encoder or tagged_path(PATH_ENCODER, paths_for)) if hybrid else None
     handle = a.generator
     if handle is None and is_face_set(a.faces):
         handle = face_set_files(a.faces)[2].get("generator")
-    handle = handle or (encoder.meta["generator"] if encoder else PROGAN_HANDLE)
+    handle = handle or (encoder.meta["generator"] if encoder else GENERATOR)
     generator = load_generator(handle)
     if encoder is not None:
         encoder.check_generator(generator)
@@ -100,7 +103,7 @@ def main(argv=None):
     else:
         initial = sample_latents(len(targets), a.seed, generator.latent_dim)
     batches = -(-len(targets) // a.batch_size)
-    bar = cli.progress(max(steps * batches, 1), unit="step")
+    bar = progress(max(steps * batches, 1), unit="step")
     recovery = recover_latents(generator, targets, initial, ImageLoss(weights, facenet), steps, lr,
                                a.clip if a.method == "stochastic-clipping" else None, a.seed,
                                a.batch_size, bar)

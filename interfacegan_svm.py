@@ -22,7 +22,8 @@ import os
 
 import numpy as np
 
-from faceinv import attributes, boundaries, cli, editing, files
+from faceinv import cli  # first: it quiets TensorFlow's start-up
+from faceinv import attributes, boundaries, editing, files
 from faceinv.errors import InputError
 from faceinv.generators import PROGAN_HANDLE, generator_tag, load_generator, sample_latents
 

@@ -8,20 +8,24 @@ stochastic-clipping, resnet-z, resnet-z-perceptual and hybrid get the paper's
 figures beside them.
 
     python report_table1.py                                          # results/progan-128
+    python report_table1.py --generator dcgan-digiface               # results/dcgan-digiface
     python report_table1.py --results results/synthetic --facenet random
 """
 import argparse
 
 from faceinv import cli
 from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP, load_facenet
+from faceinv.generators import PROGAN_HANDLE, tagged_path
 from faceinv.report import write_report
 
-PATH_RESULTS = "results/progan-128"
+PATH_RESULTS = "results/{generator}"  # {generator}: the tag of --generator
+GENERATOR = PROGAN_HANDLE
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--results", default=PATH_RESULTS, help="folder of method results (default: %(default)s)")
+    p.add_argument("--results", help=f"folder of method results (default: {PATH_RESULTS})")
+    p.add_argument("--generator", default=GENERATOR, help="names the default --results folder (default: %(default)s)")
     p.add_argument("--out", help="where the table and figure go (default: --results)")
     p.add_argument("--facenet", default=FACENET, help="for the similarity column: " + FACENET_HELP + " (default: %(default)s)")
     p.add_argument("--faces", help="the target faces, if they moved since the methods ran")
@@ -31,6 +35,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     a = parse_args(argv)
+    a.results = a.results or tagged_path(PATH_RESULTS, a.generator)
     facenet = load_facenet(a.facenet)
     out = a.out or a.results
     rows = write_report(a.results, out, facenet, a.faces, a.figure_faces)

@@ -18,9 +18,9 @@ import os
 from faceinv import cli
 from faceinv.encoder_training import EncoderTrainer, TrainConfig
 from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP
-from faceinv.generators import PROGAN_HANDLE, generator_tag
+from faceinv.generators import PROGAN_HANDLE, generator_tag, tagged_path
 
-PATH_TRAIN_generated = "z_vectors/progan-128/train"
+PATH_TRAIN_generated = "z_vectors/{generator}/train"  # {generator}: the generator's tag
 PATH_TRAIN_real = ""  # aligned real faces (prepare_real_faces.py); "" trains on generated faces only
 PATH_LOGS = "logs"
 PATH_CHECKPOINTS = "checkpoints"
@@ -32,7 +32,7 @@ def parse_args(argv=None):
     d = TrainConfig(generator=GENERATOR)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--generator", default=GENERATOR, help="generator handle (default: %(default)s)")
-    p.add_argument("--train", default=PATH_TRAIN_generated, help="face set folder (default: %(default)s)")
+    p.add_argument("--train", help=f"face set folder (default: {PATH_TRAIN_generated})")
     p.add_argument("--online", action="store_true", help="render fresh faces every batch instead of --train")
     p.add_argument("--real", default=PATH_TRAIN_real, help="folder of aligned real faces: alternate epochs")
     p.add_argument("--facenet", default=FACENET, help=FACENET_HELP + " (default: %(default)s)")
@@ -61,7 +61,8 @@ def main(argv=None):
     a = parse_args(argv)
     run = a.run or generator_tag(a.generator)
     config = TrainConfig(
-        generator=a.generator, train_faces="" if a.online else a.train, online=a.online,
+        generator=a.generator, train_faces="" if a.online else a.train or tagged_path(PATH_TRAIN_generated, a.generator),
+        online=a.online,
         real_faces=a.real, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
         batch_size=a.batch_size, input_size=a.input_size, learning_rate=a.lr, beta1=a.beta1,
         z_weight=a.z_weight, pixel_weight=a.pixel_weight, perceptual_weight=a.perceptual_weight,

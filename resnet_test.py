@@ -20,20 +20,23 @@ from faceinv import cli, metrics
 from faceinv.encoder import LoadedEncoder
 from faceinv.errors import InputError
 from faceinv.face_sets import read_targets
-from faceinv.generators import load_generator, sample_latents
+from faceinv.generators import PROGAN_HANDLE, load_generator, sample_latents, tagged_path
 from faceinv.interpolation import write_interpolation
+from faceinv.progress import progress
 from faceinv.results import write_results
 
-PATH_ENCODER = "saved_model/encoder_progan-128"
-PATH_TEST = "z_vectors/progan-128/test"
+PATH_ENCODER = "saved_model/encoder_{generator}"  # {generator}: the tag of --generator, else of GENERATOR
+PATH_TEST = "z_vectors/{generator}/test"
 PATH_RESULTS = "results"
+GENERATOR = PROGAN_HANDLE
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--encoder", default=PATH_ENCODER, help="exported encoder (default: %(default)s)")
-    p.add_argument("--faces", default=PATH_TEST, help="face set or folder of faces (default: %(default)s)")
-    p.add_argument("--generator", help="generator handle (default: the one the encoder was trained with)")
+    p.add_argument("--encoder", help=f"exported encoder (default: {PATH_ENCODER})")
+    p.add_argument("--faces", help=f"face set or folder of faces (default: {PATH_TEST})")
+    p.add_argument("--generator", help="generator handle (default: the one the encoder was trained with); "
+                                       "its tag also names the default --encoder and --faces")
     p.add_argument("--method", default="resnet", help="results subfolder name (default: %(default)s)")
     p.add_argument("--out", help=f"output folder (default: {PATH_RESULTS}/<method>)")
     p.add_argument("--batch-size", type=int, default=50)
@@ -46,7 +49,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.batch_size <= 0:
         raise InputError(f"the batch size must be positive, not {args.batch_size}")
-    encoder = LoadedEncoder(args.encoder)
+    paths_for = args.generator or GENERATOR
+    encoder = LoadedEncoder(args.encoder or tagged_path(PATH_ENCODER, paths_for))
+    args.faces = args.faces or tagged_path(PATH_TEST, paths_for)
     generator = load_generator(args.generator or encoder.meta["generator"])
     encoder.check_generator(generator)
     targets, names, true_latents, _ = read_targets(args.faces, generator.resolution, generator.handle)
@@ -58,7 +63,7 @@ def main(argv=None):
         return latents.numpy(), np.asarray(generator(latents))
 
     recover(targets[:args.batch_size])  # trace (and compile) outside the clock, at the timed shape
-    bar, outputs = cli.progress(len(targets)), []
+    bar, outputs = progress(len(targets)), []
     start = time.perf_counter()
     for i in range(0, len(targets), args.batch_size):
         outputs.append(recover(targets[i:i + args.batch_size]))

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from faceinv import alignment, files
-from faceinv.cli import progress
+from faceinv.progress import progress
 from faceinv.errors import InputError
 from faceinv.generators import render_batches
 

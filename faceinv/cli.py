@@ -1,4 +1,4 @@
-"""Glue shared by the entry scripts: quiet TensorFlow, one-line errors, progress bars."""
+"""The command-line layer, imported by entry scripts only: quiet TensorFlow, one-line errors."""
 import os
 import sys
 
@@ -43,8 +43,3 @@ def run(main, argv=None):
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         raise SystemExit(130) from None
 
-
-def progress(total, unit="face"):
-    """A progress bar over `total` items; call .add(k) as items finish."""
-    import keras
-    return keras.utils.Progbar(total, unit_name=unit)

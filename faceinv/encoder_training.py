@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from faceinv import data, files, losses
-from faceinv.cli import progress
+from faceinv.progress import progress
 from faceinv.encoder import build_encoder, export_encoder
 from faceinv.errors import InputError, TrainingDiverged
 from faceinv.face_sets import face_set_files

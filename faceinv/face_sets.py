@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from faceinv import files
-from faceinv.cli import progress
+from faceinv.progress import progress
 from faceinv.errors import InputError
 from faceinv.generators import sample_latents
 

@@ -165,3 +165,9 @@ def generator_tag(handle):
         parts = [p for p in handle.rstrip("/").split("/") if p]
         return parts[-2] if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
     return os.path.basename(os.path.normpath(handle))
+
+
+def tagged_path(template, handle):
+    """A script's default path for this generator: "z_vectors/{generator}/test" becomes
+    z_vectors/dcgan-digiface/test for --generator dcgan-digiface."""
+    return template.format(generator=generator_tag(handle))

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from faceinv import attribute_data, files
 from faceinv import residual_gan as gan
-from faceinv.cli import progress
+from faceinv.progress import progress
 from faceinv.errors import InputError, TrainingDiverged
 
 PREVIEW_COLUMNS = ["without", "added", "with", "removed"]

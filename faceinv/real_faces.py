@@ -19,7 +19,7 @@ import re
 import numpy as np
 
 from faceinv import alignment, files
-from faceinv.cli import progress
+from faceinv.progress import progress
 from faceinv.errors import InputError
 
 FACES, MANIFEST, SKIPPED, META, GRID = "faces", "manifest.csv", "skipped.csv", "meta.json", "grid.png"

@@ -93,6 +93,7 @@ def test_detector_rejects_a_non_rgb_array(detector):
         detector.landmarks(np.zeros((64, 64), np.uint8))
 
 
+@pytest.mark.slow
 def test_the_dcgan_template_is_where_mtcnn_finds_its_faces_landmarks(detector):
     from faceinv.dcgan import TEMPLATE
     from faceinv.generators import load_generator, render_batches, sample_latents

@@ -70,6 +70,7 @@ def test_a_score_folder_and_edit_latents(tmp_path, one_line_error, synthetic):
     assert "[2, 100]" in message and "[N, 512]" in message
 
 
+@pytest.mark.slow
 def test_the_reports_inputs(face_set, tmp_path, one_line_error, synthetic):
     targets, _ = files.read_face_folder(os.path.join(face_set, "faces"))
     latents = np.load(os.path.join(face_set, "latents.npy"))

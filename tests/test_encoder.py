@@ -51,12 +51,14 @@ def test_losses_on_hand_made_tensors():
     assert float(losses.embedding_distance(e, f)) == pytest.approx(1.0)  # (2 + 0) / 2
 
 
+@pytest.mark.slow
 def test_loss_falls_on_a_fixed_tiny_batch(tmp_path, face_set):
     trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=12, batch_size=8))
     history = trainer.fit()
     assert history[-1]["z_loss"] < 0.8 * history[0]["z_loss"]
 
 
+@pytest.mark.slow
 def test_pixel_loss_trains_through_the_generator(tmp_path, face_set):
     trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=1, z_weight=0.0, pixel_weight=1.0))
     before = [w.numpy().copy() for w in trainer.encoder.trainable_weights]
@@ -66,6 +68,7 @@ def test_pixel_loss_trains_through_the_generator(tmp_path, face_set):
     assert any(not np.array_equal(b, a.numpy()) for b, a in zip(before, after))
 
 
+@pytest.mark.slow
 def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
     straight = EncoderTrainer(config_for(tmp_path / "a", face_set, epochs=3))
     straight_history = straight.fit()
@@ -90,6 +93,7 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
         EncoderTrainer(config_for(tmp_path / "d", face_set, init_from=str(tmp_path / "nowhere")))
 
 
+@pytest.mark.slow
 def test_export_and_reload_give_identical_predictions(tmp_path):
     encoder = build_encoder(32, 512)
     export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic"})
@@ -100,6 +104,7 @@ def test_export_and_reload_give_identical_predictions(tmp_path):
     assert not os.path.exists(str(tmp_path / "enc") + ".partial")
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_set, synthetic):
     class PoisonedAfterOneEpoch:
         """The synthetic generator, returning NaN from its third call (epoch 2, step 1)."""
@@ -121,6 +126,7 @@ def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_
     assert int(resumed.epoch.numpy()) == 1
 
 
+@pytest.mark.slow
 def test_real_faces_alternate_with_generated_ones(tmp_path, face_set, synthetic):
     real = tmp_path / "real"
     real.mkdir()
@@ -147,6 +153,7 @@ def test_bad_training_input_gives_one_line(tmp_path, one_line_error, synthetic):
                                                           "--facenet", str(tmp_path / "none.h5")])
 
 
+@pytest.mark.slow
 def test_resnet_test_end_to_end(tmp_path, synthetic):
     faces = tmp_path / "test"
     write_face_set(str(faces), synthetic, 4, seed=0, batch_size=4)
@@ -179,17 +186,14 @@ def test_slerp_keeps_to_the_latent_shell():
     assert abs(np.linalg.norm(middle) - 0.5 * (np.linalg.norm(a) + np.linalg.norm(b))) < 1e-3
 
 
-def test_scripts_have_help_and_resnet_test_needs_an_encoder(tmp_path, capsys, one_line_error, synthetic):
-    for main in (resnet.main, resnet_test.main):
-        with pytest.raises(SystemExit) as exit_:
-            main(["--help"])
-        assert exit_.value.code == 0 and "--generator" in capsys.readouterr().out
+def test_resnet_test_needs_an_encoder(tmp_path, one_line_error, synthetic):
     faces = tmp_path / "test"
     write_face_set(str(faces), synthetic, 2, seed=0, batch_size=2)
     assert "no exported encoder" in one_line_error(
         resnet_test.main, ["--encoder", str(tmp_path / "none"), "--faces", str(faces)])
 
 
+@pytest.mark.slow
 def test_mixed_precision_computes_in_float16_and_exports(tmp_path, face_set):
     trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=1, mixed_precision=True))
     conv = next(layer for layer in trainer.encoder.layers if layer.name == "stem_conv")

@@ -149,6 +149,7 @@ def frozen_graph():
     return read_frozen_graph(packaged_weights.locate(*SANDBERG_WHEEL))
 
 
+@pytest.mark.slow
 def test_the_paper_file_loads_by_its_producers_layer_names(paper_file, paper_facenet, photos):
     _, _, reference = paper_file
     assert not paper_facenet.is_standin and paper_facenet.embedding_size == 128
@@ -222,6 +223,7 @@ def test_sandberg_scopes_map_to_keras_facenet_names():
     assert keras_layer_name("InceptionResnetV1/Bottleneck/BatchNorm") == "Bottleneck_BatchNorm"
 
 
+@pytest.mark.slow
 def test_sandberg_matches_its_frozen_graph(sandberg, photos):
     assert sandberg.handle == SANDBERG and sandberg.embedding_size == 512 and not sandberg.is_standin
     assert "not the paper's" in sandberg.label and "20180408-102900" in sandberg.description

@@ -122,9 +122,3 @@ def test_bad_input_gives_one_line_and_no_output(tmp_path, one_line_error):
     assert "shape" in one_line_error(
         generate_faces.main, ["--generator", "synthetic", "--out", str(wrong), "--n", "2"])
     assert sorted(os.listdir(wrong)) == ["latents.npy"]
-
-
-def test_help_runs(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        generate_faces.main(["--help"])
-    assert exit_.value.code == 0 and "--generator" in capsys.readouterr().out

@@ -49,6 +49,7 @@ def test_ssim_and_ms_ssim_agree_with_tensorflow(size, scales):
                                atol=1e-5)
 
 
+@pytest.mark.slow
 def test_every_loss_is_zero_on_the_target_and_has_finite_gradients_from_far_away(targets):
     from faceinv.facenet import load_facenet
     facenet = load_facenet("random")
@@ -90,6 +91,7 @@ def test_stochastic_clip_redraws_only_entries_outside_the_bound():
     assert np.all(np.abs(out) <= 1.0) and np.all(out[~inside] != values[~inside])
 
 
+@pytest.mark.slow
 def test_stochastic_clipping_acts_on_the_optimised_latents(synthetic, targets):
     start = sample_latents(2, 7, 512)
     loss = ImageLoss({"mae": 1.0})
@@ -101,6 +103,7 @@ def test_stochastic_clipping_acts_on_the_optimised_latents(synthetic, targets):
     assert plain.curves["loss"][1] != clipped.curves["loss"][1]  # the trajectory changed after step 1
 
 
+@pytest.mark.slow
 def test_loss_falls_and_each_face_follows_its_own_loss(synthetic, targets):
     start = sample_latents(4, 3, 512)
     loss = ImageLoss({"mae": 1.0})
@@ -116,6 +119,7 @@ def test_loss_falls_and_each_face_follows_its_own_loss(synthetic, targets):
     np.testing.assert_allclose(together.images, rendered, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
     out = tmp_path / "adam"
     gradient_based_recovery.main(["--faces", faces, "--steps", "3", "--out", str(out)])
@@ -135,6 +139,7 @@ def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
     assert np.load(out / "latents.npy").shape == (4, 512)
 
 
+@pytest.mark.slow
 def test_encoder_init_starts_from_the_encoder(faces, tmp_path):
     folder = str(tmp_path / "encoder")
     export_encoder(build_encoder(32, 512), folder, {"generator": "synthetic"})

@@ -47,6 +47,7 @@ def _true_scores(synthetic, path):
     return synthetic.attribute_scores(latents.reshape(-1, 512)).reshape(*latents.shape[:2], -1)
 
 
+@pytest.mark.slow
 def test_conditional_age_edit_holds_gender(fitted, synthetic, tmp_path):
     """Holding gender, its true score moves by at most 5% of its spread over
     faces (the scores' standard deviation) anywhere along the edit; plain age
@@ -77,6 +78,7 @@ def test_every_edit_raises_its_true_score_monotonically(fitted, synthetic, tmp_p
     assert (np.diff(scores, axis=1) > 0).all()
 
 
+@pytest.mark.slow
 def test_edit_takes_recovered_latents(fitted, tmp_path):
     """Latents from a results folder (as resnet_test.py writes it) are what gets edited."""
     recovered = np.random.default_rng(5).standard_normal((4, 512)).astype(np.float32)
@@ -113,6 +115,7 @@ def test_solvers_agree(fitted, synthetic):
         assert b.solver == solver and b.train == 2 * 1400 and b.validation_accuracy > 0.95
 
 
+@pytest.mark.slow
 def test_landmark_scores_track_the_true_pose_and_smile(tmp_path, synthetic):
     """MTCNN on rendered faces: undetected faces are NaN and counted, never dropped."""
     out = tmp_path / "scores"
@@ -162,13 +165,6 @@ def test_bad_input_is_one_line(tmp_path, fitted, one_line_error):
     assert "expected [N, 512]" in err
 
 
-@pytest.mark.parametrize("command", ["classifier", "score", "boundaries", "edit"])
-def test_help(command, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        interfacegan_svm.parse_args([command, "--help"])
-    assert exit_info.value.code == 0 and "usage" in capsys.readouterr().out
-
-
 CELEBA_NAMES = ["Eyeglasses", "Smiling", "Male", "Young"]
 
 
@@ -196,6 +192,7 @@ def tiny_celeba(tmp_path_factory, synthetic):
     return root
 
 
+@pytest.mark.slow
 def test_celeba_classifier_trains_exports_and_scores(tiny_celeba, tmp_path, synthetic):
     out = tmp_path / "attributes_tiny"
     interfacegan_svm.main(["classifier", "--celeba", str(tiny_celeba), "--out", str(out),

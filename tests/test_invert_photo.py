@@ -58,6 +58,7 @@ def test_without_an_encoder_it_falls_back_to_optimisation(photos, boundaries, no
     assert Image.open(out / "pose.png").size[0] == 3 * 64  # three steps along the boundary
 
 
+@pytest.mark.slow
 def test_with_an_encoder_it_refines_the_encoders_guess(photos, tmp_path, capsys):
     encoder = tmp_path / "encoder"
     export_encoder(build_encoder(32, 100), str(encoder), {"generator": HANDLE, "latent_dim": 100})
@@ -70,6 +71,7 @@ def test_with_an_encoder_it_refines_the_encoders_guess(photos, tmp_path, capsys)
     assert Image.open(out / "summary.png").size[0] == 3 * 64
 
 
+@pytest.mark.slow
 def test_the_comparisons_encoder_is_found_with_its_hybrid_settings(photos, no_saved_encoders, tmp_path, capsys):
     folder = reproduce_table1.encoder_folder(HANDLE, "cpu-2h", reproduce_table1.hybrid_kind("cpu-2h"))
     export_encoder(build_encoder(32, 100), folder, {"generator": HANDLE, "latent_dim": 100})

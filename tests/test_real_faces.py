@@ -138,6 +138,7 @@ def test_prepare_lists_non_faces_and_corrupt_files_in_the_skip_report(tree, tmp_
     assert all(files.read_image(out / "faces" / c).shape == (160, 160, 3) for c in crops)
 
 
+@pytest.mark.slow
 def test_parallel_workers_give_the_same_crops(tree, tmp_path):
     """Two worker processes (more than one chunk of photos) make the crops and
     the skip report that one process makes."""
@@ -163,10 +164,3 @@ def test_bad_input_is_one_line(tree, tmp_path, one_line_error):
     err = one_line_error(main, ["--layout", "folder", "--source", str(tree / "identity_c"),
                                 "--out", str(out), "--size", "160"])
     assert "size=128" in err
-
-
-def test_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        prepare_real_faces.parse_args(["--help"])
-    assert exit_info.value.code == 0
-    assert "vggface2" in capsys.readouterr().out

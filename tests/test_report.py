@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import reproduce_table1
 from faceinv import files, metrics
 from faceinv.errors import InputError
 from faceinv.face_sets import read_face_set, write_face_set
@@ -65,6 +64,7 @@ def test_the_table_is_measured_from_the_files(results, facenet, tmp_path):
     assert figure.size == (3 * 128, 3 * 128 + 32)  # target, adam, hybrid; two banners
 
 
+@pytest.mark.slow
 def test_changing_a_result_file_changes_the_table(results, facenet):
     root, *_ = results
     write_report(str(root), str(root), facenet)
@@ -93,16 +93,7 @@ def test_bad_results_folders(results, facenet, tmp_path):
     write_report(str(root), str(root), facenet, faces=faces + "_moved")
 
 
-def test_the_new_scripts_have_help(capsys):
-    import gradient_based_recovery
-    import report_table1
-    for main, flag in ((gradient_based_recovery.main, "--method"), (report_table1.main, "--results"),
-                       (reproduce_table1.main, "--setting")):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["--help"])
-        assert exit_info.value.code == 0 and flag in capsys.readouterr().out
-
-
+@pytest.mark.slow
 def test_figure_leaves_out_a_method_run_on_other_faces(results, facenet, synthetic):
     root, faces, targets, _ = results
     names = ["000000.png", "000001.png"]  # two of the three faces only

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from faceinv.synthetic import ATTRIBUTE_COSINES, ATTRIBUTES, FEATURE_ROWS, SyntheticFaces
@@ -21,6 +22,7 @@ def test_shape_range_dtype(synthetic):
     assert images.std() > 0.1  # not a flat image
 
 
+@pytest.mark.slow
 def test_bit_identical_across_loads_and_batch_sizes(synthetic):
     z = latents(20)
     first = synthetic(z).numpy()
@@ -38,6 +40,7 @@ def test_different_latents_give_different_faces(synthetic):
     assert np.abs(images[0] - images[1]).mean() > 0.05
 
 
+@pytest.mark.slow
 def test_gradients_finite_and_nonzero(synthetic):
     z = tf.constant(latents(2))
     with tf.GradientTape() as tape:
