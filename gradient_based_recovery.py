@@ -116,9 +116,10 @@ def main(argv=None):
                 "encoder": os.path.abspath(a.encoder) if encoder else None,
                 "encoder_seconds": init_seconds, "final_loss": recovery.curves["loss"][-1],
                 "arguments": vars(a)}
-    record = write_results(out, name, names, targets, recovery.images, recovery.latents, label,
-                           init_seconds + recovery.seconds, a.faces, recovery.evaluations_per_face,
-                           true_latents, settings)
+    record = write_results(out, name, names, targets, recovery.images, recovery.latents, label=label,
+                           seconds=init_seconds + recovery.seconds, faces_folder=a.faces,
+                           evaluations_per_face=recovery.evaluations_per_face, true_latents=true_latents,
+                           extra=settings)
     write_loss_curves(out, recovery.curves, f"{name}: mean loss per face", label)
     summary = (f"{len(names)} faces, {steps} steps in {record['seconds']:.2f} s, "
                f"PSNR {record['psnr_mean']:.2f} dB")

@@ -70,9 +70,9 @@ def _add_boundaries(sub):
     p.add_argument("--attributes", help="comma-separated subset (default: every column)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--top", type=int, help="positives (and negatives) per attribute (paper: 10000)")
-    group.add_argument("--ratio", type=float, default=0.25,
+    group.add_argument("--ratio", type=float, default=boundaries.RATIO,
                        help="or this fraction of the scored latents (default: %(default)s)")
-    p.add_argument("--split", type=float, default=0.7, help="train fraction (default: %(default)s)")
+    p.add_argument("--split", type=float, default=boundaries.SPLIT, help="train fraction (default: %(default)s)")
     p.add_argument("--solver", choices=boundaries.SOLVERS, default="linear-svc",
                    help="linear-svc (fast), sgd, or svc (InterFaceGAN's SVC(kernel='linear'))")
     p.add_argument("--seed", type=int, default=0)

@@ -158,7 +158,7 @@ def main(argv=None):
         _run(resnet, g + train + s["encoder"] + flags + ["--run", encoder_run(tag, a.setting, kind)])
         encoders[kind] = encoder_folder(tag, a.setting, kind)
         name = f"resnet-{kind}"
-        _run_method(resnet_test, ["--encoder", encoders[kind], "--faces", test, "--method", name,
+        _run_method(resnet_test, ["--encoder", encoders[kind], "--faces", test, "--name", name,
                                   "--out", os.path.join(results, name)], os.path.join(results, name), a.rerun)
 
     hybrid = ["--method", "encoder-init", "--encoder", encoders[hybrid_encoder], "--steps", str(s["hybrid_steps"])]

@@ -37,8 +37,9 @@ def parse_args(argv=None):
     p.add_argument("--faces", help=f"face set or folder of faces (default: {PATH_TEST})")
     p.add_argument("--generator", help="generator handle (default: the one the encoder was trained with); "
                                        "its tag also names the default --encoder and --faces")
-    p.add_argument("--method", default="resnet", help="results subfolder name (default: %(default)s)")
-    p.add_argument("--out", help=f"output folder (default: {PATH_RESULTS}/<method>)")
+    p.add_argument("--name", "--method", dest="name", default="resnet",
+                   help="the row's name: results subfolder and report row (default: %(default)s; --method is its old name)")
+    p.add_argument("--out", help=f"output folder (default: {PATH_RESULTS}/<name>)")
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--interpolate", type=int, default=0, metavar="FRAMES",
                    help="also interpolate from the first recovered latent to a random one")
@@ -77,12 +78,13 @@ def main(argv=None):
     if true_latents is not None:
         baselines["random_latent_mae"] = float(
             metrics.latent_mae(true_latents, sample_latents(len(true_latents), 999, generator.latent_dim)).mean())
-    out = args.out or os.path.join(PATH_RESULTS, args.method)
+    out = args.out or os.path.join(PATH_RESULTS, args.name)
     settings = {"encoder": os.path.abspath(args.encoder), "arguments": vars(args),
                 "encoder_init_from": encoder.meta.get("config", {}).get("init_from"),
                 "encoder_facenet": encoder.meta.get("facenet"), **baselines}
-    record = write_results(out, args.method, names, targets, reconstructions, latents, label, seconds,
-                           args.faces, 1, true_latents, settings)
+    record = write_results(out, args.name, names, targets, reconstructions, latents, label=label,
+                           seconds=seconds, faces_folder=args.faces, evaluations_per_face=1,
+                           true_latents=true_latents, extra=settings)
     summary = (f"{len(names)} faces in {seconds:.2f} s, PSNR {record['psnr_mean']:.2f} dB "
                f"(mean-latent face: {baselines['mean_latent_psnr']:.2f} dB)")
     if true_latents is not None:

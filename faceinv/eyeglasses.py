@@ -31,7 +31,7 @@ GLASSES_PIXEL = 0.1                 # |on - off| (max over channels) of a pixel 
 REGION_PIXEL = 0.01                 # ... of a pixel they change at all
 REGION_MARGIN = 3                   # pixels added around the eye region
 POOL = 50_000                       # latents drawn per try when collecting a class
-SUCCESS_TARGET = 0.8                # share of held-out faces an inverter must edit (issue 6)
+SUCCESS_TARGET = 0.8                # share of held-out faces an inverter must edit, each way (README: offline inverter run)
 # The most an edit may change the face outside the eye region, as a mean
 # absolute difference in [0, 1] units: 0.02 is 5 of 255 grey levels, a third
 # of the mean change the glasses themselves make inside the region (0.06), and

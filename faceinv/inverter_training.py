@@ -113,8 +113,8 @@ class InverterTrainer:
                             + gan.adversarial_loss(l_removed, gan.WITHOUT)) / 2,
             "dual": (gan.dual_loss(without, without_back) + gan.dual_loss(with_, with_back)) / 2,
             "residual": (gan.residual_loss(added_residual) + gan.residual_loss(removed_residual)) / 2,
-            "perceptual": (gan.perceptual_loss(f_without, f_added)
-                           + gan.perceptual_loss(f_with, f_removed)) / 2,
+            "perceptual": (gan.discriminator_feature_loss(f_without, f_added)
+                           + gan.discriminator_feature_loss(f_with, f_removed)) / 2,
         }
         generator = (c.adversarial_weight * out["adversarial"] + c.dual_weight * out["dual"]
                      + c.residual_weight * out["residual"] + c.perceptual_weight * out["perceptual"])

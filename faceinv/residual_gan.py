@@ -110,8 +110,9 @@ def residual_loss(residual):
     return tf.reduce_mean(tf.abs(residual))
 
 
-def perceptual_loss(features, edited_features):
-    """Mean absolute difference of discriminator features: the edit keeps the face's content."""
+def discriminator_feature_loss(features, edited_features):
+    """Mean absolute difference of discriminator features: the edit keeps the face's content.
+    The attribute paper calls it a perceptual loss; unlike the encoder's, it needs no FaceNet."""
     return tf.reduce_mean(tf.abs(features - edited_features))
 
 

@@ -19,7 +19,7 @@ METRICS, LATENTS, RECONSTRUCTIONS, CURVES_CSV, CURVES_PLOT = (
     "metrics.json", "latents.npy", "reconstructions", "losses.csv", "losses.png")
 
 
-def write_results(folder, method, names, targets, reconstructions, latents, label, seconds,
+def write_results(folder, method, names, targets, reconstructions, latents, *, label, seconds,
                   faces_folder, evaluations_per_face, true_latents=None, extra=None):
     """Write one method's results. Metrics are measured on the 8-bit faces that
     are saved, so the report, which reads the PNGs, finds the same figures."""

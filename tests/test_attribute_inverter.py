@@ -45,7 +45,7 @@ def test_image_losses_on_hand_made_tensors():
     features = np.zeros([2, 2, 2, 4], np.float32)
     edited = features.copy()
     edited[..., 0] = 2.0
-    assert gan.perceptual_loss(tf.constant(features), tf.constant(edited)).numpy() == pytest.approx(0.5)
+    assert gan.discriminator_feature_loss(tf.constant(features), tf.constant(edited)).numpy() == pytest.approx(0.5)
     mask = np.zeros([1, 4, 4, 1], np.float32)
     mask[0, :, :2] = 1.0
     assert gan.mask_loss(tf.constant(mask)).numpy() == pytest.approx(0.5)

@@ -76,8 +76,8 @@ def test_the_reports_inputs(face_set, tmp_path, one_line_error, synthetic):
     latents = np.load(os.path.join(face_set, "latents.npy"))
     root = tmp_path / "results"
     names = [f"{i:06d}.png" for i in range(3)]
-    write_results(str(root / "adam"), "adam", names, targets, targets, latents, synthetic.label, 1.0,
-                  face_set, 201, latents)
+    write_results(str(root / "adam"), "adam", names, targets, targets, latents, label=synthetic.label,
+                  seconds=1.0, faces_folder=face_set, evaluations_per_face=201, true_latents=latents)
     poison(root / "adam" / "latents.npy", np.nan)
     message = one_line_error(report_table1.main, ["--results", str(root), "--facenet", "random"])
     assert_names_the_file(message, str(root / "adam" / "latents.npy"))

@@ -40,6 +40,17 @@ def test_boundaries_find_the_true_directions(fitted, synthetic):
     np.testing.assert_allclose(correlations, np.corrcoef(scores.T), atol=0.006)
     text = (fitted / "boundaries" / "tables.md").read_text()
     assert "STAND-IN" in text and "Table 1" in text and "InterFaceGAN" in text
+    assert "70% train, 30% validation" in text
+    entry = record["attributes"]["smile"]  # the default share per side, one definition for library and script
+    assert entry["train"] + entry["validation"] == 2 * round(boundaries.RATIO * 20000)
+
+
+def test_the_tables_state_the_split_they_used(fitted, tmp_path):
+    interfacegan_svm.main(["boundaries", "--scores", str(fitted / "scores"), "--attributes", "smile",
+                           "--split", "0.6", "--out", str(tmp_path)])
+    entry = files.load_json(tmp_path / "boundaries.json")["attributes"]["smile"]
+    assert entry["train"] == round(0.6 * (entry["train"] + entry["validation"]))
+    assert "60% train, 40% validation" in (tmp_path / "tables.md").read_text()
 
 
 def _true_scores(synthetic, path):

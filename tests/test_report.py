@@ -27,10 +27,12 @@ def results(tmp_path, synthetic):
     names = [f"{i:06d}.png" for i in range(3)]
     noisy = np.clip(targets + np.random.default_rng(0).normal(0, 0.05, targets.shape), 0, 1)
     root = tmp_path / "results"
-    write_results(str(root / "adam"), "adam", names, targets, noisy, latents + 0.5, synthetic.label,
-                  12.0, faces, 201, latents, {"steps": 200})
-    write_results(str(root / "hybrid"), "hybrid", names, targets, targets, latents, synthetic.label,
-                  3.0, faces, 31, latents, {"steps": 30})
+    write_results(str(root / "adam"), "adam", names, targets, noisy, latents + 0.5, label=synthetic.label,
+                  seconds=12.0, faces_folder=faces, evaluations_per_face=201, true_latents=latents,
+                  extra={"steps": 200})
+    write_results(str(root / "hybrid"), "hybrid", names, targets, targets, latents, label=synthetic.label,
+                  seconds=3.0, faces_folder=faces, evaluations_per_face=31, true_latents=latents,
+                  extra={"steps": 30})
     return root, faces, targets, noisy
 
 
@@ -98,9 +100,11 @@ def test_figure_leaves_out_a_method_run_on_other_faces(results, facenet, synthet
     root, faces, targets, _ = results
     names = ["000000.png", "000001.png"]  # two of the three faces only
     write_results(str(root / "resnet-z"), "resnet-z", names, targets[:2], targets[:2],
-                  np.zeros((2, 512), np.float32), synthetic.label, 1.0, faces, 1)
+                  np.zeros((2, 512), np.float32), label=synthetic.label, seconds=1.0, faces_folder=faces,
+                  evaluations_per_face=1)
     write_results(str(root / "stochastic-clipping"), "stochastic-clipping", [f"{i:06d}.png" for i in range(3)],
-                  targets, targets, np.zeros((3, 512), np.float32), synthetic.label, 1.0, faces, 201)
+                  targets, targets, np.zeros((3, 512), np.float32), label=synthetic.label, seconds=1.0,
+                  faces_folder=faces, evaluations_per_face=201)
     _, images = measure(str(root), facenet)
     grid, titles = figure(images, 8)
     assert titles == ["target", "Adam", "stoch. clip", "hybrid"]  # resnet-z lacks face 2
@@ -114,7 +118,8 @@ def test_figure_leaves_out_a_method_run_on_other_faces(results, facenet, synthet
 def test_a_refined_encoder_is_named_in_our_row_only(results, facenet, synthetic):
     root, faces, targets, _ = results
     write_results(str(root / "resnet-z-perceptual"), "resnet-z-perceptual", [f"{i:06d}.png" for i in range(3)],
-                  targets, targets, np.zeros((3, 512), np.float32), synthetic.label, 1.0, faces, 1,
+                  targets, targets, np.zeros((3, 512), np.float32), label=synthetic.label, seconds=1.0,
+                  faces_folder=faces, evaluations_per_face=1,
                   extra={"encoder_init_from": "checkpoints/synthetic-cpu-2h-z"})
     write_report(str(root), str(root), facenet)
     table = (root / "table1.md").read_text()

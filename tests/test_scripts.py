@@ -1,5 +1,6 @@
 """What every entry script owes its user: --help that answers cleanly, and default
 paths that follow the generator."""
+import json
 import os
 import subprocess
 import sys
@@ -32,12 +33,39 @@ HELP = {
 
 @pytest.fixture(scope="module")
 def helps():
-    """Every --help at once, as a user would run it (no test-suite environment)."""
+    """Every --help as a user would run it, outside the test suite's environment: each script,
+    with its subcommands, in a process of its own (importing TensorFlow is most of the cost)."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "FACEINV_QUIET_TF")}
-    running = {command: subprocess.Popen([sys.executable, *command, "--help"], cwd=ROOT, env=env, text=True,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for command in HELP}
-    return {command: (process.wait(timeout=300), *process.communicate()) for command, process in running.items()}
+    scripts = sorted({command[0] for command in HELP})
+    running = {script: subprocess.Popen([sys.executable, "-c", _ASK_EVERY_HELP, script,
+                                         *[c[1] for c in HELP if c[0] == script and len(c) == 2]],
+                                        cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for script in scripts}
+    answers = {}
+    for script, process in running.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        for command, code, answer, python_err in map(json.loads, out.splitlines()):
+            answers[tuple(command)] = code, answer, python_err + err  # err: what bypassed sys.stderr
+    return answers
+
+
+# Runs in a fresh interpreter: imports the script as `python script.py` would, then answers
+# --help for the script and each subcommand, one JSON line each: [command, exit code, stdout, stderr].
+_ASK_EVERY_HELP = """
+import contextlib, io, json, runpy, sys
+script, subcommands = sys.argv[1], sys.argv[2:]
+for sub in [None] + subcommands:
+    out, err, command = io.StringIO(), io.StringIO(), [script] + ([sub] if sub else [])
+    sys.argv = command + ["--help"]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(script, run_name="__main__")
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+    print(json.dumps([command, code, out.getvalue(), err.getvalue()]))
+"""
 
 
 @pytest.mark.parametrize("command", list(HELP), ids=" ".join)
