@@ -77,7 +77,9 @@ def main(argv=None):
     weights = parse_loss_weights(a.loss)
     paths_for = a.generator or GENERATOR
     a.faces = a.faces or tagged_path(PATH_TEST, paths_for)
-    encoder = LoadedEncoder(a.encoder or tagged_path(PATH_ENCODER, paths_for)) if hybrid else None
+    if hybrid:
+        a.encoder = a.encoder or tagged_path(PATH_ENCODER, paths_for)
+    encoder = LoadedEncoder(a.encoder) if hybrid else None
     handle = a.generator
     if handle is None and is_face_set(a.faces):
         handle = face_set_files(a.faces)[2].get("generator")

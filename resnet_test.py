@@ -51,8 +51,9 @@ def main(argv=None):
     if args.batch_size <= 0:
         raise InputError(f"the batch size must be positive, not {args.batch_size}")
     paths_for = args.generator or GENERATOR
-    encoder = LoadedEncoder(args.encoder or tagged_path(PATH_ENCODER, paths_for))
+    args.encoder = args.encoder or tagged_path(PATH_ENCODER, paths_for)
     args.faces = args.faces or tagged_path(PATH_TEST, paths_for)
+    encoder = LoadedEncoder(args.encoder)
     generator = load_generator(args.generator or encoder.meta["generator"])
     encoder.check_generator(generator)
     targets, names, true_latents, _ = read_targets(args.faces, generator.resolution, generator.handle)

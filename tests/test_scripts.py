@@ -13,7 +13,7 @@ from conftest import ROOT
 HELP = {
     ("generate_faces.py",): ["--generator", "dcgan-digiface", "--n"],
     ("resnet.py",): ["--generator", "--online", "--init-from", "z_vectors/{generator}/train"],
-    ("resnet_test.py",): ["--encoder", "--faces", "saved_model/encoder_{generator}"],
+    ("resnet_test.py",): ["--encoder", "--faces", "--generator", "saved_model/encoder_{generator}"],
     ("gradient_based_recovery.py",): ["--method", "mean-latent", "stochastic-clipping", "z_vectors/{generator}/test"],
     ("report_table1.py",): ["--results", "results/{generator}"],
     ("reproduce_table1.py",): ["--setting", "cpu-2h"],
@@ -96,3 +96,25 @@ def test_default_paths_follow_the_generator(empty_project, one_line_error):
     assert os.path.join("saved_model", "encoder_dcgan-digiface") in error
     assert os.path.join("results", "synthetic") in one_line_error(report_table1.main, ["--generator", "synthetic"])
     assert os.path.join("results", "progan-128") in one_line_error(report_table1.main, [])  # the paper's default
+
+
+@pytest.mark.slow
+def test_the_default_paths_are_used_and_recorded(empty_project):
+    """With only --generator, the encoder and faces come from the generator's default paths,
+    and the results record where they came from."""
+    import gradient_based_recovery
+    import resnet_test
+    from faceinv import files
+    from faceinv.encoder import build_encoder, export_encoder
+    from faceinv.face_sets import write_face_set
+    from faceinv.generators import load_generator
+    write_face_set("z_vectors/dcgan-digiface/test", load_generator("dcgan-digiface"), 2, seed=0, batch_size=2)
+    export_encoder(build_encoder(32, 100), "saved_model/encoder_dcgan-digiface",
+                   {"generator": "dcgan-digiface", "latent_dim": 100})
+    resnet_test.main(["--generator", "dcgan-digiface", "--out", "encoder"])
+    gradient_based_recovery.main(["--generator", "dcgan-digiface", "--method", "encoder-init", "--steps", "1",
+                                  "--out", "hybrid"])
+    for folder in ("encoder", "hybrid"):
+        record = files.load_json(empty_project / folder / "metrics.json")
+        assert record["encoder"] == str(empty_project / "saved_model" / "encoder_dcgan-digiface")
+        assert record["faces"].endswith(os.path.join("z_vectors", "dcgan-digiface", "test"))
