@@ -88,6 +88,8 @@ def main(argv=None):
     a = parse_args(argv)
     if a.edit_steps < 2:
         raise InputError(f"--edit-steps must be at least 2, not {a.edit_steps}")
+    if (a.steps is not None and a.steps < 0) or (a.lr is not None and a.lr <= 0):
+        raise InputError("--steps must be >= 0 and --lr positive")
     generator = load_generator(a.generator)
     print(f"generator: {generator.label}")
     tag = generator_tag(a.generator)
@@ -108,13 +110,13 @@ def main(argv=None):
     start = time.perf_counter()
     if encoder is not None:
         initial = encoder(face[None]).numpy()
-        steps, lr, how = a.steps if a.steps is not None else hybrid_steps, a.lr or hybrid_lr, "encoder + Adam"
+        steps, lr, how = a.steps if a.steps is not None else hybrid_steps, a.lr if a.lr is not None else hybrid_lr, "encoder + Adam"
     else:
         if a.encoder != "none":
             print(f"no trained encoder for {tag} (reproduce_table1.py --generator {a.generator} trains one): "
                   "falling back to optimisation from a random start")
         initial = sample_latents(1, INIT_SEED, generator.latent_dim)
-        steps, lr, how = a.steps if a.steps is not None else BASELINE_STEPS, a.lr or BASELINE_LR, "Adam"
+        steps, lr, how = a.steps if a.steps is not None else BASELINE_STEPS, a.lr if a.lr is not None else BASELINE_LR, "Adam"
     recovery = recover_latents(generator, face[None], initial, ImageLoss({"mae": 1.0}), steps, lr,
                                seed=INIT_SEED, batch_size=1)
     seconds = time.perf_counter() - start

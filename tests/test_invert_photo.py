@@ -98,6 +98,9 @@ def test_bad_input_is_one_line_and_writes_nothing(photos, tmp_path, one_line_err
     not_an_image.write_text("not a picture")
     assert "cannot read image" in one_line_error(invert_photo.main, [str(not_an_image), "--generator", HANDLE,
                                                                      "--out", str(out)])
+    for flags in (["--steps", "-1"], ["--lr", "0"]):
+        assert "--lr positive" in one_line_error(invert_photo.main, [str(photos / "astronaut.png"), "--generator",
+                                                                     HANDLE, "--out", str(out)] + flags)
     assert not os.path.exists(out)
 
 
