@@ -15,11 +15,15 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _STABLE_FLOOR = 1e-6
 
 
+def mse(targets, reconstructions):
+    """Mean squared error per face (the literature's "L2"), images in [0, 1]."""
+    diff = np.asarray(targets, np.float64) - np.asarray(reconstructions, np.float64)
+    return np.mean(np.square(diff).reshape(len(diff), -1), axis=1)
+
+
 def psnr(targets, reconstructions):
     """Peak signal-to-noise ratio in dB per face, images in [0, 1]."""
-    diff = np.asarray(targets, np.float64) - np.asarray(reconstructions, np.float64)
-    mse = np.mean(np.square(diff).reshape(len(diff), -1), axis=1)
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
+    return 10.0 * np.log10(1.0 / np.maximum(mse(targets, reconstructions), 1e-12))
 
 
 def latent_mae(true_latents, latents):

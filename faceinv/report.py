@@ -96,11 +96,6 @@ def _read_reconstructions(folder, names):
     return np.stack([files.read_image(os.path.join(folder, RECONSTRUCTIONS, png_name(n))) for n in names])
 
 
-def _mse(targets, reconstructions):
-    diff = np.asarray(targets, np.float64) - np.asarray(reconstructions, np.float64)
-    return np.mean(np.square(diff).reshape(len(diff), -1), axis=1)
-
-
 def measure(root, facenet, faces=None):
     """One row per method under `root`: figures measured from its files.
     Returns the rows and, per method, the target and reconstruction images."""
@@ -126,7 +121,7 @@ def measure(root, facenet, faces=None):
         row = {"folder": name, "method": method, "generator": record["label"],
                "facenet": facenet.label, "faces": len(names),
                "psnr_db": float(metrics.psnr(targets, recon).mean()),
-               "l2_mse": float(_mse(targets, recon).mean()),
+               "l2_mse": float(metrics.mse(targets, recon).mean()),
                "ssim": float(np.mean(metrics.ssim(targets, recon))),
                "ms_ssim": float(np.mean(metrics.ms_ssim(targets, recon))),
                "facenet_cosine_similarity": float(np.mean(np.sum(
