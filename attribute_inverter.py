@@ -19,81 +19,76 @@ Commands (each has --help):
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.
 """
-import argparse
+import dataclasses
 import os
 
 import numpy as np
 
-from faceinv import cli  # first: it quiets TensorFlow's start-up
-from faceinv import attribute_data, data, eyeglasses, files
-from faceinv.attribute_classifier import PROGAN_WINDOW
+from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
+from faceinv.config import override, setting
+from faceinv.data import attribute_data, pipelines
+from faceinv.data.alignment import MIN_FACE_SIZE
+from faceinv.editing import eyeglasses
+from faceinv.editing.attribute_classifier import PROGAN_WINDOW
+from faceinv.editing.inverter_training import InverterConfig
+from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
+from faceinv.paths import (
+    PATH_CELEBA,
+    PATH_CHECKPOINTS,
+    PATH_LOGS,
+    PATH_RESULTS,
+    PATH_SAVED_MODEL,
+)
 from faceinv.progress import progress
-from faceinv.residual_gan import LoadedInverter
 
-PATH_CELEBA = "datasets/celeba"
-PATH_MODELS = "saved_model/attribute_inverter"
-PATH_RESULTS = "results/attribute_inverter"
-PATH_CHECKPOINTS = "checkpoints/attribute_inverter"
-PATH_LOGS = "logs/attribute_inverter"
+PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
+PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
 SYNTHETIC_TRAIN_SEED, SYNTHETIC_TEST_SEED = 0, 1
 GRID_COLUMNS = ["input", "added", "residual", "removed", "residual"]
 
 
-def _add_train(sub):
-    p = sub.add_parser("train", help="train both generators and export them")
-    p.add_argument("--data", choices=("celeba", "folders", "synthetic"), default="celeba")
-    p.add_argument("--celeba", default=PATH_CELEBA, help="CelebA folder (default: %(default)s)")
-    p.add_argument("--attribute", default="Eyeglasses",
-                   help="CelebA attribute to split by (default: %(default)s; the authors' other: Wearing_Hat)")
-    p.add_argument("--without", help="--data folders: faces without the attribute")
-    p.add_argument("--with", dest="with_", help="--data folders: faces with the attribute")
-    p.add_argument("--limit", type=int, default=0, help="at most this many faces per class (0: all)")
-    p.add_argument("--count", type=int, default=1000, help="--data synthetic: faces per class")
-    p.add_argument("--size", type=int, help="training resolution (default: the data's own: the generator's "
-                                         "for synthetic faces, the images' for folders, 128 for CelebA)")
-    p.add_argument("--width", type=int, default=64,
-                   help="channels of the first layer, the rest scale with it (paper: 64)")
-    p.add_argument("--attention", action="store_true",
-                   help="learn a mask: residual = mask * tanh(r), with the mean mask penalised")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--adversarial-weight", type=float, default=1.0)
-    p.add_argument("--dual-weight", type=float, default=10.0)
-    p.add_argument("--residual-weight", type=float, default=5.0)
-    p.add_argument("--perceptual-weight", type=float, default=0.1)
-    p.add_argument("--mask-weight", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--run", help="run name: checkpoints, logs, export and results are kept under it "
-                                 "(default: <attribute>_<data>, plus _attention)")
+@dataclasses.dataclass
+class TrainCommand(InverterConfig):
+    """The inverter's settings (faceinv/editing/inverter_training.py), the data it learns from, the run's folders."""
+    data: str = setting("celeba", "CelebA split by --attribute, two folders, or synthetic faces split by "
+                                  "their true eyeglasses", choices=("celeba", "folders", "synthetic"))
+    celeba: str = setting(PATH_CELEBA, "CelebA folder")
+    attribute: str = setting("Eyeglasses", "CelebA attribute to split by (the authors' other: Wearing_Hat)")
+    without: str = setting(None, "--data folders: faces without the attribute", type=str)
+    with_: str = setting(None, "--data folders: faces with the attribute", type=str, flags=("--with",))
+    limit: int = setting(0, "at most this many faces per class (0: all)")
+    count: int = setting(1000, "--data synthetic: faces per class")
+    checkpoint_dir: str = override(InverterConfig, "checkpoint_dir", "")
+    log_dir: str = override(InverterConfig, "log_dir", "")
+    export_dir: str = override(InverterConfig, "export_dir", "")
+    run: str = setting(None, "run name: checkpoints, logs, export and results are kept under it "
+                             "(default: <attribute>_<data>, plus _attention)", type=str, output=True)
 
 
-def _add_apply(sub):
-    p = sub.add_parser("apply", help="add and remove the attribute on faces")
-    p.add_argument("--model", required=True, help="an exported inverter (train writes one)")
-    p.add_argument("--input", required=True, help="an image, or a folder of images")
-    p.add_argument("--align", choices=("auto", "always", "never"), default="auto",
-                   help="MTCNN alignment: auto aligns images that are not square crops of the "
-                        "model's size (default: %(default)s)")
-    p.add_argument("--min-face-size", type=int, default=20, help="MTCNN's smallest face, in pixels")
-    p.add_argument("--out", help="(default: results/attribute_inverter/<run>/applied)")
+@dataclasses.dataclass
+class ApplyCommand:
+    model: str = setting(None, "an exported inverter (train writes one)", type=str)
+    input: str = setting(None, "an image, or a folder of images", type=str)
+    align: str = setting("auto", "MTCNN alignment: auto aligns images that are not square crops of the "
+                                 "model's size", choices=("auto", "always", "never"))
+    min_face_size: int = setting(MIN_FACE_SIZE, "MTCNN's smallest face, in pixels")
+    out: str = setting(None, f"output folder (default: {PATH_INVERTER_RESULTS}/<run>/applied)", type=str,
+                       output=True)
 
 
-def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="judge an eyeglasses inverter on held-out synthetic faces")
-    p.add_argument("--model", required=True, help="an exported inverter")
-    p.add_argument("--count", type=int, default=200, help="held-out faces per class (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=SYNTHETIC_TEST_SEED)
-    p.add_argument("--out", help="(default: results/attribute_inverter/<run>/evaluation)")
+@dataclasses.dataclass
+class EvaluateCommand:
+    model: str = setting(None, "an exported inverter", type=str)
+    count: int = setting(200, "held-out faces per class")
+    seed: int = setting(SYNTHETIC_TEST_SEED, "seed of the held-out faces")
+    out: str = setting(None, f"output folder (default: {PATH_INVERTER_RESULTS}/<run>/evaluation)", type=str,
+                       output=True)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_apply, _add_evaluate):
-        add(sub)
-    return p.parse_args(argv)
+COMMANDS = {"train": (TrainCommand, "train both generators and export them"),
+            "apply": (ApplyCommand, "add and remove the attribute on faces"),
+            "evaluate": (EvaluateCommand, "judge an eyeglasses inverter on held-out synthetic faces")}
 
 
 def _split(a):
@@ -103,7 +98,7 @@ def _split(a):
         if not a.without or not a.with_:
             raise InputError("--data folders needs both --without and --with")
         return attribute_data.folder_split(a.without, a.with_, a.limit)
-    from faceinv.generators import load_generator
+    from faceinv.models.generators import load_generator
     if a.count <= 0:
         raise InputError(f"--count must be positive, not {a.count}")
     return attribute_data.synthetic_split(load_generator("synthetic"), a.count, SYNTHETIC_TRAIN_SEED)
@@ -118,32 +113,33 @@ def _data_size(a):
             raise InputError("--data folders needs both --without and --with")
         first = os.path.join(a.without, files.list_images(a.without)[0])
         return files.read_image(first).shape[0]
-    from faceinv.generators import load_generator
+    from faceinv.models.generators import load_generator
     return load_generator("synthetic").resolution
 
 
-def train(a):
-    from faceinv.inverter_training import InverterConfig, InverterTrainer
-    attribute = "eyeglasses" if a.data == "synthetic" else a.attribute.lower()
-    run = a.run or f"{attribute}_{a.data}" + ("_attention" if a.attention else "")
-    described = {"celeba": f"{os.path.abspath(a.celeba)}:{a.attribute}:{a.limit}",
-                 "folders": f"{a.without and os.path.abspath(a.without)}|{a.with_ and os.path.abspath(a.with_)}"
-                            f":{a.limit}",
-                 "synthetic": f"synthetic:{a.count}"}[a.data]
-    config = InverterConfig(
-        data=described, size=a.size or _data_size(a), width=a.width, attention=a.attention, epochs=a.epochs,
-        batch_size=a.batch_size, learning_rate=a.lr, adversarial_weight=a.adversarial_weight,
-        dual_weight=a.dual_weight, residual_weight=a.residual_weight,
-        perceptual_weight=a.perceptual_weight, mask_weight=a.mask_weight, seed=a.seed,
-        checkpoint_dir=os.path.join(PATH_CHECKPOINTS, run), log_dir=os.path.join(PATH_LOGS, run),
-        export_dir=os.path.join(PATH_MODELS, run))
-    config.check()
-    split = _split(a)
+def resolve_train(c):
+    """Fill the resolution, the run's name and its folders."""
+    if c.data == "folders" and (not c.without or not c.with_):
+        raise InputError("--data folders needs both --without and --with")
+    attribute = "eyeglasses" if c.data == "synthetic" else c.attribute.lower()
+    run = c.run or f"{attribute}_{c.data}" + ("_attention" if c.attention else "")
+    return dataclasses.replace(
+        c, run=run, size=c.size or _data_size(c),
+        checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, "attribute_inverter", run),
+        log_dir=c.log_dir or os.path.join(PATH_LOGS, "attribute_inverter", run),
+        export_dir=c.export_dir or os.path.join(PATH_MODELS, run))
+
+
+def train(c):
+    from faceinv.editing.inverter_training import InverterTrainer
+    c = resolve_train(c)
+    c.check()
+    split = _split(c)
     print(f"data: {split.label}: {split.counts()[0]} faces without, {split.counts()[1]} with")
-    trainer = InverterTrainer(config, split)
+    trainer = InverterTrainer(c, split)
     history = trainer.fit()
     trainer.export()
-    out = os.path.join(PATH_RESULTS, run)
+    out = os.path.join(PATH_INVERTER_RESULTS, c.run)
     os.makedirs(out, exist_ok=True)
     files.save_png(os.path.join(out, "preview.png"), trainer.preview())
     if history:
@@ -152,7 +148,8 @@ def train(a):
         previous = files.read_csv(path) if os.path.exists(path) else []
         rows = [[r[k] for k in keys] for r in previous if int(r["epoch"]) <= history[0]["epoch"] - 1]
         files.save_text(path, files.csv_text(keys, rows + [[h.get(k, "") for k in keys] for h in history]))
-    print(f"exported the generators to {config.export_dir}; preview in {out}/preview.png")
+    config.write(out, c)
+    print(f"exported the generators to {c.export_dir}; preview in {out}/preview.png")
 
 
 def _inputs(path):
@@ -168,20 +165,21 @@ def _face(path, size, align, detector):
     image = files.read_image(path)
     is_crop = image.shape[0] == image.shape[1] == size
     if align == "never" or (align == "auto" and is_crop):
-        return np.asarray(data.resize(image, size))
+        return np.asarray(pipelines.resize(image, size))
     crop = detector.align(files.to_uint8(image), size)
     return None if crop is None else crop.astype(np.float32) / 255.0
 
 
 def apply(a):
+    config.require(a, "model", "input")
     inverter = LoadedInverter(a.model)
     paths = _inputs(a.input)
     detector = None
     if a.align != "never":
-        from faceinv.alignment import FaceDetector
+        from faceinv.data.alignment import FaceDetector
         detector = FaceDetector(a.min_face_size)
     run = os.path.basename(os.path.normpath(a.model))
-    out = a.out or os.path.join(PATH_RESULTS, run, "applied")
+    out = a.out or os.path.join(PATH_INVERTER_RESULTS, run, "applied")
     for sub in ("added", "removed"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     rows, skipped = [], []
@@ -206,12 +204,14 @@ def apply(a):
         raise InputError(f"no face found in {a.input}")
     files.save_grid(os.path.join(out, "grid.png"), np.concatenate(rows), len(GRID_COLUMNS),
                     inverter.label, GRID_COLUMNS)
+    config.write(out, dataclasses.replace(a, out=out))
     print(f"edited {len(rows)} faces into {out} (grid.png, added/, removed/)"
           + (f"; no face found in {len(skipped)}, listed in skipped.txt" if skipped else ""))
 
 
 def evaluate(a):
-    from faceinv.generators import load_generator
+    from faceinv.models.generators import load_generator
+    config.require(a, "model")
     if a.count <= 0:
         raise InputError(f"--count must be positive, not {a.count}")
     inverter = LoadedInverter(a.model)
@@ -219,9 +219,10 @@ def evaluate(a):
     report = eyeglasses.judge_edits(generator, inverter, a.count, a.seed, inverter.size)
     summary = eyeglasses.summarise(report)
     run = os.path.basename(os.path.normpath(a.model))
-    out = a.out or os.path.join(PATH_RESULTS, run, "evaluation")
+    out = a.out or os.path.join(PATH_INVERTER_RESULTS, run, "evaluation")
     os.makedirs(out, exist_ok=True)
     label = f"{generator.label} | judged against the renderer's ground truth"
+    config.write(out, dataclasses.replace(a, out=out))
     files.save_json(os.path.join(out, "evaluation.json"),
                     dict(summary, model=os.path.abspath(a.model), label=label, count=a.count, seed=a.seed))
     shown = [report[d]["shown"] for d in ("add", "remove")]
@@ -239,8 +240,8 @@ def evaluate(a):
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    return {"train": train, "apply": apply, "evaluate": evaluate}[a.command](a)
+    command, settings = config.parse_command(COMMANDS, argv, __doc__)
+    return {"train": train, "apply": apply, "evaluate": evaluate}[command](settings)
 
 
 if __name__ == "__main__":

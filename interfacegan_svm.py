@@ -17,104 +17,113 @@ Commands (each has --help):
     python interfacegan_svm.py edit --boundaries ... --attribute smile --latents results/resnet
 The paper's setting: a CelebA classifier, `score --n 500000`, `boundaries --top 10000`.
 """
-import argparse
+import dataclasses
 import os
 
 import numpy as np
 
-from faceinv import cli  # first: it quiets TensorFlow's start-up
-from faceinv import attributes, boundaries, editing, files
+from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
+from faceinv.config import override, setting
+from faceinv.editing import attributes, boundaries, edits
+from faceinv.editing.attribute_classifier import ClassifierConfig
 from faceinv.errors import InputError
-from faceinv.generators import PROGAN_HANDLE, generator_tag, load_generator, sample_latents
+from faceinv.models.generators import (
+    GENERATOR,
+    GENERATOR_HELP,
+    generator_tag,
+    load_generator,
+    sample_latents,
+)
+from faceinv.paths import (
+    PATH_CELEBA,
+    PATH_CHECKPOINTS,
+    PATH_LOGS,
+    PATH_RESULTS,
+    PATH_SAVED_MODEL,
+)
 
-PATH_CELEBA = "datasets/celeba"
-PATH_CLASSIFIER = "saved_model/attributes_celeba"
-PATH_RESULTS = "results/interfacegan"
-PATH_CHECKPOINTS = "checkpoints"
-PATH_LOGS = "logs"
-GENERATOR = PROGAN_HANDLE
+PATH_CLASSIFIER = os.path.join(PATH_SAVED_MODEL, "attributes_celeba")
+PATH_INTERFACEGAN = os.path.join(PATH_RESULTS, "interfacegan")
 SCORE_SEED = 2  # not 0 or 1: those seeds drew the test and training face sets
 EDIT_SEED = 3
 
 
-def _add_classifier(sub):
-    p = sub.add_parser("classifier", help="train the CelebA attribute classifier")
-    p.add_argument("--celeba", default=PATH_CELEBA, help="CelebA folder (default: %(default)s)")
-    p.add_argument("--out", default=PATH_CLASSIFIER, help="export folder (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--input-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--limit", type=int, default=0, help="use only the first N photos (0: all)")
-    p.add_argument("--seed", type=int, default=0)
+@dataclasses.dataclass
+class ClassifierCommand(ClassifierConfig):
+    """The classifier's settings (faceinv/editing/attribute_classifier.py) with this script's folders."""
+    celeba: str = override(ClassifierConfig, "celeba", PATH_CELEBA)
+    export_dir: str = override(ClassifierConfig, "export_dir", PATH_CLASSIFIER)
+    checkpoint_dir: str = override(ClassifierConfig, "checkpoint_dir", "")
+    log_dir: str = override(ClassifierConfig, "log_dir", "")
 
 
-def _add_score(sub):
-    p = sub.add_parser("score", help="sample latents and score their faces")
-    p.add_argument("--generator", default=GENERATOR, help="(default: %(default)s)")
-    p.add_argument("--source", choices=attributes.SOURCES, default="classifier")
-    p.add_argument("--classifier", default=PATH_CLASSIFIER, help="for --source classifier")
-    p.add_argument("--attributes", help="classifier columns to keep, comma-separated "
-                                        "(default: all 40)")
-    p.add_argument("--n", type=int, default=20000, help="latents to sample (paper: 500000)")
-    p.add_argument("--seed", type=int, default=SCORE_SEED)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--out", help=f"score folder (default: {PATH_RESULTS}/<generator>/scores)")
+@dataclasses.dataclass
+class ScoreCommand:
+    generator: str = setting(GENERATOR, GENERATOR_HELP)
+    source: str = setting("classifier", "synthetic: the built-in generator's true scores; landmarks: MTCNN pose "
+                                        "and smile; classifier: the CelebA classifier", choices=attributes.SOURCES)
+    classifier: str = setting(PATH_CLASSIFIER, "for --source classifier")
+    attributes: str = setting(None, "classifier columns to keep, comma-separated (default: all 40)", type=str)
+    n: int = setting(20000, "latents to sample", paper=500000)
+    seed: int = setting(SCORE_SEED, "seed of the latents")
+    batch_size: int = setting(64, "faces per generator call")
+    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores)", type=str,
+                       output=True)
 
 
-def _add_boundaries(sub):
-    p = sub.add_parser("boundaries", help="fit one linear SVM per attribute")
-    p.add_argument("--scores", required=True, help="a score folder, or a scores .npy [N, K]")
-    p.add_argument("--latents", help="with a scores .npy: its latents .npy [N, latent_dim]")
-    p.add_argument("--names", help="with a scores .npy: a text file naming its K columns, one per line")
-    p.add_argument("--attributes", help="comma-separated subset (default: every column)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--top", type=int, help="positives (and negatives) per attribute (paper: 10000)")
-    group.add_argument("--ratio", type=float, default=boundaries.RATIO,
-                       help="or this fraction of the scored latents (default: %(default)s)")
-    p.add_argument("--split", type=float, default=boundaries.SPLIT, help="train fraction (default: %(default)s)")
-    p.add_argument("--solver", choices=boundaries.SOLVERS, default="linear-svc",
-                   help="linear-svc (fast), sgd, or svc (InterFaceGAN's SVC(kernel='linear'))")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="boundary folder (default: 'boundaries' beside the score folder or file)")
+@dataclasses.dataclass
+class BoundariesCommand:
+    scores: str = setting(None, "a score folder, or a scores .npy [N, K]", type=str)
+    latents: str = setting(None, "with a scores .npy: its latents .npy [N, latent_dim]", type=str)
+    names: str = setting(None, "with a scores .npy: a text file naming its K columns, one per line", type=str)
+    attributes: str = setting(None, "comma-separated subset (default: every column)", type=str)
+    top: int = setting(None, "positives (and negatives) per attribute, instead of --ratio", type=int, paper=10000)
+    ratio: float = setting(boundaries.RATIO, "or this fraction of the scored latents, per side")
+    split: float = setting(boundaries.SPLIT, "train fraction of the chosen latents")
+    solver: str = setting("linear-svc", "linear-svc (fast), sgd, or svc (InterFaceGAN's SVC(kernel='linear'))",
+                          choices=boundaries.SOLVERS)
+    seed: int = setting(0, "seed of the train/validation split")
+    out: str = setting(None, "boundary folder (default: 'boundaries' beside the score folder or file)", type=str,
+                       output=True)
 
 
-def _add_edit(sub):
-    p = sub.add_parser("edit", help="edit latents along a boundary")
-    p.add_argument("--boundaries", required=True, help="folder written by the boundaries command")
-    p.add_argument("--attribute", required=True, help="the attribute to change")
-    p.add_argument("--condition", action="append", default=[],
-                   help="an attribute to hold fixed (repeatable): conditional editing")
-    p.add_argument("--latents", help="a .npy [N, latent_dim], or a folder holding latents.npy (a face set "
-                                     "from generate_faces.py, or results of resnet_test.py or "
-                                     "gradient_based_recovery.py); default: random latents")
-    p.add_argument("--count", type=int, default=8, help="latents to edit (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=EDIT_SEED, help="for random latents")
-    p.add_argument("--start", type=float, default=-3.0)
-    p.add_argument("--end", type=float, default=3.0)
-    p.add_argument("--steps", type=int, default=7)
-    p.add_argument("--generator", help="(default: the one the boundaries were fitted for)")
-    p.add_argument("--out", help="edit folder (default: beside the boundary folder, 'edits')")
+@dataclasses.dataclass
+class EditCommand:
+    boundaries: str = setting(None, "folder written by the boundaries command", type=str)
+    attribute: str = setting(None, "the attribute to change", type=str)
+    condition: list = setting([], "an attribute to hold fixed (repeatable): conditional editing")
+    latents: str = setting(None, "a .npy [N, latent_dim], or a folder holding latents.npy (a face set from "
+                                 "generate_faces.py, or results of resnet_test.py or gradient_based_recovery.py); "
+                                 "default: random latents", type=str)
+    count: int = setting(8, "latents to edit")
+    seed: int = setting(EDIT_SEED, "for random latents")
+    start: float = setting(edits.EDIT_START, "first step along the direction")
+    end: float = setting(edits.EDIT_END, "last step along the direction")
+    steps: int = setting(edits.EDIT_STEPS, "faces along each edit")
+    generator: str = setting(None, "(default: the one the boundaries were fitted for)", type=str)
+    out: str = setting(None, "edit folder (default: beside the boundary folder, 'edits')", type=str, output=True)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_classifier, _add_score, _add_boundaries, _add_edit):
-        add(sub)
-    return p.parse_args(argv)
+COMMANDS = {"classifier": (ClassifierCommand, "train the CelebA attribute classifier"),
+            "score": (ScoreCommand, "sample latents and score their faces"),
+            "boundaries": (BoundariesCommand, "fit one linear SVM per attribute"),
+            "edit": (EditCommand, "edit latents along a boundary")}
 
 
 def _names(text):
     return [a.strip() for a in text.split(",") if a.strip()] if text else None
 
 
-def classifier(a):
-    from faceinv.attribute_classifier import train_classifier
-    run = os.path.basename(os.path.normpath(a.out))
-    meta = train_classifier(a.celeba, a.out, os.path.join(PATH_CHECKPOINTS, run), os.path.join(PATH_LOGS, run),
-                            a.epochs, a.batch_size, a.input_size, a.lr, a.limit, seed=a.seed)
-    print(f"exported the classifier to {a.out}; held-out accuracy:")
+def classifier(c):
+    from faceinv.editing.attribute_classifier import ClassifierTrainer
+    run = os.path.basename(os.path.normpath(c.export_dir))
+    c = dataclasses.replace(c, checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, run),
+                            log_dir=c.log_dir or os.path.join(PATH_LOGS, run))
+    trainer = ClassifierTrainer(c)
+    trainer.fit()
+    meta = trainer.export()
+    config.write(c.export_dir, c)
+    print(f"exported the classifier to {c.export_dir}; held-out accuracy:")
     for name, accuracy in meta["held_out_accuracy"].items():
         print(f"  {name}: {accuracy:.3f}")
 
@@ -133,19 +142,21 @@ def score(a):
         scores, names = attributes.landmark_scores(generator, latents, a.batch_size)
         meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
     else:
-        from faceinv.attribute_classifier import LoadedClassifier
+        from faceinv.editing.attribute_classifier import LoadedClassifier
         model = LoadedClassifier(a.classifier)
         scores, names = attributes.classifier_scores(generator, latents, model, _names(a.attributes),
                                                      a.batch_size)
         meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
-    out = a.out or os.path.join(PATH_RESULTS, generator_tag(a.generator), "scores")
+    out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator), "scores")
     meta = attributes.write_scores(out, latents, scores, names, meta)
+    config.write(out, dataclasses.replace(a, out=out))
     invalid = ", ".join(f"{k} {v}" for k, v in meta["invalid"].items() if v)
     print(f"scored {a.n} latents ({', '.join(names)}) into {out}"
           + (f"; unscored (no face detected): {invalid}" if invalid else ""))
 
 
 def fit_boundaries(a):
+    config.require(a, "scores")
     latents, scores, names, meta = attributes.read_scores(a.scores, a.latents, a.names)
     wanted = _names(a.attributes) or names
     for name in wanted:
@@ -177,6 +188,7 @@ def fit_boundaries(a):
                  if "cosine_with_true_direction" in entry else ""))
     files.save_json(os.path.join(out, "boundaries.json"), record)
     boundaries.write_tables(out, fitted, scores, names, label)
+    config.write(out, dataclasses.replace(a, out=out))
     print(f"wrote {len(fitted)} boundaries and tables.md to {out}")
 
 
@@ -188,6 +200,7 @@ def _edit_latents(a, latent_dim):
 
 
 def edit(a):
+    config.require(a, "boundaries", "attribute")
     record_path = os.path.join(a.boundaries, "boundaries.json")
     if not os.path.exists(record_path):
         raise InputError(f"{a.boundaries} holds no boundaries.json (the boundaries command writes it)")
@@ -204,16 +217,16 @@ def edit(a):
     def normal(name):
         return boundaries.load_boundary(os.path.join(a.boundaries, f"{name}.npy"), generator.latent_dim)
 
-    direction = editing.conditional_direction(normal(a.attribute), [normal(c) for c in a.condition])
+    direction = edits.conditional_direction(normal(a.attribute), [normal(c) for c in a.condition])
     latents = _edit_latents(a, generator.latent_dim)
-    path, alphas = editing.edit_path(latents, direction, a.start, a.end, a.steps)
+    path, alphas = edits.edit_path(latents, direction, a.start, a.end, a.steps)
     name = a.attribute + "".join(f"_holding_{c}" for c in a.condition)
     out = a.out or os.path.join(os.path.dirname(os.path.normpath(a.boundaries)), "edits")
     os.makedirs(out, exist_ok=True)
     files.save_npy(os.path.join(out, f"{name}_latents.npy"), path)
-    faces = editing.render_edits(generator, path)
+    faces = edits.render_edits(generator, path)
     title = f"{generator.label} | {a.attribute}" + (f" holding {', '.join(a.condition)}" if a.condition else "")
-    editing.save_edit_grid(os.path.join(out, f"{name}.png"), faces, alphas, title)
+    edits.save_edit_grid(os.path.join(out, f"{name}.png"), faces, alphas, title)
     summary = {"attribute": a.attribute, "conditions": a.condition, "alphas": alphas.tolist(),
                "latents": a.latents or f"random, seed {a.seed}", "count": len(latents),
                "generator": generator.handle, "generator_label": generator.label}
@@ -222,13 +235,14 @@ def edit(a):
         summary["true_scores_mean"] = {n: true[:, :, i].mean(axis=0).round(4).tolist()
                                        for i, n in enumerate(generator.attribute_names)}
     files.save_json(os.path.join(out, f"{name}.json"), summary)
+    config.write(out, dataclasses.replace(a, out=out), f"{name}_config.json")
     print(f"wrote {os.path.join(out, name + '.png')} ({len(latents)} faces x {a.steps} steps) "
           f"and {name}_latents.npy")
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    {"classifier": classifier, "score": score, "boundaries": fit_boundaries, "edit": edit}[a.command](a)
+    command, settings = config.parse_command(COMMANDS, argv, __doc__)
+    {"classifier": classifier, "score": score, "boundaries": fit_boundaries, "edit": edit}[command](settings)
 
 
 if __name__ == "__main__":

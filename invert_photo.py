@@ -14,63 +14,99 @@ embeddings) between the aligned face and its reconstruction is printed.
 Writes results/photos/<photo name>/: aligned.png, encoder.png (the encoder's
 guess, when there is an encoder), reconstruction.png, latent.npy
 [1, latent_dim], <attribute>.png (the edit: one face per step along the
-boundary), summary.png and photo.json (settings and figures).
+boundary), summary.png, photo.json (figures) and config.json (settings).
 """
-import argparse
+import dataclasses
 import os
 import time
 
 import numpy as np
 
-from faceinv import cli, files, metrics
-from faceinv.alignment import FaceDetector
-from faceinv.boundaries import load_boundary
-from faceinv.editing import edit_path, render_edits, save_edit_grid
-from faceinv.encoder import LoadedEncoder
+from faceinv import cli, config, files
+from faceinv.config import setting
+from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
+from faceinv.editing.boundaries import load_boundary
+from faceinv.editing.edits import (
+    EDIT_END,
+    EDIT_START,
+    EDIT_STEPS,
+    edit_path,
+    render_edits,
+    save_edit_grid,
+)
 from faceinv.errors import InputError
-from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP, load_facenet
-from faceinv.generators import PROGAN_HANDLE, generator_tag, load_generator, sample_latents
-from faceinv.gradient_recovery import (BASELINE_LR, BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS, ImageLoss,
-                                       recover_latents)
+from faceinv.inversion.comparison import hybrid_encoder
+from faceinv.inversion.gradient_recovery import (
+    BASELINE_LR,
+    BASELINE_STEPS,
+    HYBRID_LR,
+    HYBRID_STEPS,
+    INIT_SEED,
+    ImageLoss,
+    recover_latents,
+)
+from faceinv.models.encoder import LoadedEncoder
+from faceinv.models.facenet import DEFAULT as FACENET
+from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.facenet import load_facenet
+from faceinv.models.generators import (
+    GENERATOR,
+    GENERATOR_HELP,
+    generator_tag,
+    load_generator,
+    sample_latents,
+)
+from faceinv.paths import PATH_RESULTS
+from faceinv.report import metrics
 
-PATH_RESULTS = "results/photos"
+PATH_PHOTO_RESULTS = os.path.join(PATH_RESULTS, "photos")
 PATH_BOUNDARIES = "boundaries"          # committed boundaries: boundaries/<generator>/
-PATH_SAVED_MODEL = "saved_model"
-GENERATOR = PROGAN_HANDLE
-INIT_SEED = 2020
 
 
-def default_encoder(tag):
-    """The encoder the comparison trains for the hybrid (reproduce_table1.py) and that setting's
-    hybrid steps and step size; the paper setting first, then the CPU ones. None if none exists."""
-    import reproduce_table1
-    for setting in ("paper", "cpu-2h", "cpu"):
-        folder = reproduce_table1.encoder_folder(tag, setting, reproduce_table1.hybrid_kind(setting))
-        if os.path.exists(os.path.join(folder, "saved_model.pb")):
-            s = reproduce_table1.SETTINGS[setting]
-            return folder, s["hybrid_steps"], s.get("hybrid_lr", HYBRID_LR)
-    return None, HYBRID_STEPS, HYBRID_LR
+@dataclasses.dataclass
+class Config:
+    photo: str = setting(None, "an image file with a face in it", type=str, positional=True)
+    generator: str = setting(GENERATOR, GENERATOR_HELP)
+    encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
+                                 "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
+                           type=str)
+    steps: int = setting(None, f"Adam steps after the encoder (default: the comparison's for that encoder, "
+                               f"else {HYBRID_STEPS}; {BASELINE_STEPS} without an encoder)", type=int)
+    learning_rate: float = setting(None, f"Adam learning rate (default: the comparison's, else {HYBRID_LR}; "
+                                         f"{BASELINE_LR} without an encoder)", type=float, flags=("--lr",))
+    boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
+    attribute: str = setting("pose", "the boundary to edit along")
+    start: float = setting(EDIT_START, "first step along the boundary")
+    end: float = setting(EDIT_END, "last step along the boundary")
+    edit_steps: int = setting(EDIT_STEPS, "faces along the edit")
+    facenet: str = setting(FACENET, FACENET_HELP)
+    min_face_size: int = setting(MIN_FACE_SIZE, "MTCNN's smallest face, in pixels")
+    out: str = setting(None, f"output folder (default: {PATH_PHOTO_RESULTS}/<photo name>)", type=str, output=True)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("photo", help="an image file with a face in it")
-    p.add_argument("--generator", default=GENERATOR, help="generator handle (default: %(default)s)")
-    p.add_argument("--encoder", help="exported encoder, or none for optimisation alone (default: the one "
-                                     "reproduce_table1.py trains for the hybrid on this generator, if it exists)")
-    p.add_argument("--steps", type=int, help=f"Adam steps after the encoder (default: the comparison's for that encoder, else {HYBRID_STEPS}; "
-                                             f"{BASELINE_STEPS} without an encoder)")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default: the comparison's, else {HYBRID_LR}; "
-                                            f"{BASELINE_LR} without an encoder)")
-    p.add_argument("--boundaries", help=f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)")
-    p.add_argument("--attribute", default="pose", help="the boundary to edit along (default: %(default)s)")
-    p.add_argument("--start", type=float, default=-3.0)
-    p.add_argument("--end", type=float, default=3.0)
-    p.add_argument("--edit-steps", type=int, default=7)
-    p.add_argument("--facenet", default=FACENET, help=FACENET_HELP + " (default: %(default)s)")
-    p.add_argument("--min-face-size", type=int, default=20, help="MTCNN's smallest face, in pixels")
-    p.add_argument("--out", help=f"output folder (default: {PATH_RESULTS}/<photo name>)")
-    return p.parse_args(argv)
+def resolve(c):
+    """Fill the encoder, its steps and step size, and the folders; "none" means no encoder."""
+    if c.edit_steps < 2:
+        raise InputError(f"--edit-steps must be at least 2, not {c.edit_steps}")
+    if (c.steps is not None and c.steps < 0) or (c.learning_rate is not None and c.learning_rate <= 0):
+        raise InputError("--steps must be >= 0 and --lr positive")
+    tag = generator_tag(c.generator)
+    encoder, steps, lr = c.encoder, HYBRID_STEPS, HYBRID_LR
+    if encoder is None:
+        found = hybrid_encoder(tag)
+        if found:
+            encoder, steps, lr = found
+        else:
+            print(f"no trained encoder for {tag} (reproduce_table1.py --generator {c.generator} trains one): "
+                  "falling back to optimisation from a random start")
+            encoder = "none"
+    if encoder == "none":
+        steps, lr = BASELINE_STEPS, BASELINE_LR
+    return dataclasses.replace(
+        c, encoder=encoder, steps=steps if c.steps is None else c.steps,
+        learning_rate=lr if c.learning_rate is None else c.learning_rate,
+        boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
+        out=c.out or os.path.join(PATH_PHOTO_RESULTS, os.path.splitext(os.path.basename(c.photo))[0]))
 
 
 def align(photo, generator, min_face_size):
@@ -84,74 +120,63 @@ def align(photo, generator, min_face_size):
     return face.astype(np.float32) / 255.0
 
 
-def main(argv=None):
-    a = parse_args(argv)
-    if a.edit_steps < 2:
-        raise InputError(f"--edit-steps must be at least 2, not {a.edit_steps}")
-    if (a.steps is not None and a.steps < 0) or (a.lr is not None and a.lr <= 0):
-        raise InputError("--steps must be >= 0 and --lr positive")
-    generator = load_generator(a.generator)
+def invert(c):
+    c = resolve(c)
+    generator = load_generator(c.generator)
     print(f"generator: {generator.label}")
-    tag = generator_tag(a.generator)
-    encoder_folder, hybrid_steps, hybrid_lr = default_encoder(tag)
-    if a.encoder == "none":
-        encoder_folder = None
-    elif a.encoder:
-        encoder_folder, hybrid_steps, hybrid_lr = a.encoder, HYBRID_STEPS, HYBRID_LR
-    encoder = LoadedEncoder(encoder_folder) if encoder_folder else None
+    encoder = LoadedEncoder(c.encoder) if c.encoder != "none" else None
     if encoder is not None:
         encoder.check_generator(generator)
-    boundaries = a.boundaries or os.path.join(PATH_BOUNDARIES, tag)
-    boundary_path = os.path.join(boundaries, f"{a.attribute}.npy")
+    boundary_path = os.path.join(c.boundaries, f"{c.attribute}.npy")
     normal = load_boundary(boundary_path, generator.latent_dim) if os.path.exists(boundary_path) else None
-    facenet = load_facenet(a.facenet)
-    face = align(a.photo, generator, a.min_face_size)
+    facenet = load_facenet(c.facenet)
+    face = align(c.photo, generator, c.min_face_size)
 
     start = time.perf_counter()
     if encoder is not None:
-        initial = encoder(face[None]).numpy()
-        steps, lr, how = a.steps if a.steps is not None else hybrid_steps, a.lr if a.lr is not None else hybrid_lr, "encoder + Adam"
+        initial, how = encoder(face[None]), "encoder + Adam"
     else:
-        if a.encoder != "none":
-            print(f"no trained encoder for {tag} (reproduce_table1.py --generator {a.generator} trains one): "
-                  "falling back to optimisation from a random start")
-        initial = sample_latents(1, INIT_SEED, generator.latent_dim)
-        steps, lr, how = a.steps if a.steps is not None else BASELINE_STEPS, a.lr if a.lr is not None else BASELINE_LR, "Adam"
-    recovery = recover_latents(generator, face[None], initial, ImageLoss({"mae": 1.0}), steps, lr,
+        initial, how = sample_latents(1, INIT_SEED, generator.latent_dim), "Adam"
+    recovery = recover_latents(generator, face[None], initial, ImageLoss({"mae": 1.0}), c.steps, c.learning_rate,
                                seed=INIT_SEED, batch_size=1)
     seconds = time.perf_counter() - start
     reconstruction = recovery.images[0]
     _, embeddings = facenet(np.stack([face, reconstruction]))
     similarity = float(np.sum(np.asarray(embeddings[0]) * np.asarray(embeddings[1])))
 
-    out = a.out or os.path.join(PATH_RESULTS, os.path.splitext(os.path.basename(a.photo))[0])
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(c.out, exist_ok=True)
     label = encoder.label(generator.label) if encoder else generator.label
-    files.save_png(os.path.join(out, "aligned.png"), face)
-    files.save_png(os.path.join(out, "reconstruction.png"), reconstruction, label)
-    files.save_npy(os.path.join(out, "latent.npy"), recovery.latents)
+    files.save_png(os.path.join(c.out, "aligned.png"), face)
+    files.save_png(os.path.join(c.out, "reconstruction.png"), reconstruction, label)
+    files.save_npy(os.path.join(c.out, "latent.npy"), recovery.latents)
     shown, titles = [face, reconstruction], ["aligned", how]
     if encoder is not None:
         guess = np.asarray(generator(initial))[0]
-        files.save_png(os.path.join(out, "encoder.png"), guess, label)
+        files.save_png(os.path.join(c.out, "encoder.png"), guess, label)
         shown, titles = [face, guess, reconstruction], ["aligned", "encoder", how]
-    files.save_grid(os.path.join(out, "summary.png"), np.stack(shown), len(shown), label, titles)
-    record = {"photo": os.path.abspath(a.photo), "generator": generator.handle, "generator_label": generator.label,
-              "template": generator.template.framing, "encoder": os.path.abspath(encoder_folder) if encoder else None,
-              "steps": steps, "learning_rate": lr, "seconds": seconds, "facenet": facenet.label,
+    files.save_grid(os.path.join(c.out, "summary.png"), np.stack(shown), len(shown), label, titles)
+    record = {"photo": os.path.abspath(c.photo), "generator": generator.handle, "generator_label": generator.label,
+              "template": generator.template.framing, "encoder": os.path.abspath(c.encoder) if encoder else None,
+              "steps": c.steps, "learning_rate": c.learning_rate, "seconds": seconds, "facenet": facenet.label,
               "identity_similarity": similarity,
               "psnr_db": float(metrics.psnr(face[None], reconstruction[None])[0])}
     if normal is None:
-        print(f"no {a.attribute} boundary in {boundaries} (interfacegan_svm.py score and boundaries make one): "
+        print(f"no {c.attribute} boundary in {c.boundaries} (interfacegan_svm.py score and boundaries make one): "
               "no edit written")
     else:
-        path, alphas = edit_path(recovery.latents, normal, a.start, a.end, a.edit_steps)
-        save_edit_grid(os.path.join(out, f"{a.attribute}.png"), render_edits(generator, path), alphas,
-                       f"{label} | {a.attribute}")
-        record.update(edit=a.attribute, boundary=os.path.abspath(boundary_path), alphas=alphas.tolist())
-    files.save_json(os.path.join(out, "photo.json"), record)
-    print(f"{how}: {steps} steps in {seconds:.1f} s, PSNR {record['psnr_db']:.2f} dB; FaceNet identity "
-          f"similarity of the reconstruction {similarity:.3f} ({facenet.label}); wrote {out}")
+        path, alphas = edit_path(recovery.latents, normal, c.start, c.end, c.edit_steps)
+        save_edit_grid(os.path.join(c.out, f"{c.attribute}.png"), render_edits(generator, path), alphas,
+                       f"{label} | {c.attribute}")
+        record.update(edit=c.attribute, boundary=os.path.abspath(boundary_path), alphas=alphas.tolist())
+    files.save_json(os.path.join(c.out, "photo.json"), record)
+    config.write(c.out, c)
+    print(f"{how}: {c.steps} steps in {seconds:.1f} s, PSNR {record['psnr_db']:.2f} dB; FaceNet identity "
+          f"similarity of the reconstruction {similarity:.3f} ({facenet.label}); wrote {c.out}")
+    return record
+
+
+def main(argv=None):
+    invert(config.parse(Config, argv, __doc__))
 
 
 if __name__ == "__main__":

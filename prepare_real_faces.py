@@ -18,55 +18,69 @@ after a kill to finish the job.
     python prepare_real_faces.py --layout folder --source my_photos --out real_faces/mine
     python resnet.py --real real_faces/vggface2/faces               # the paper's step 3
 """
-import argparse
+import dataclasses
 import os
 
-from faceinv import cli
-from faceinv.real_faces import FACES, LAYOUTS, SKIPPED, prepare, select_folder, select_vggface2
+from faceinv import cli, config
+from faceinv.config import setting
+from faceinv.data.alignment import MIN_FACE_SIZE
+from faceinv.data.real_faces import (
+    FACES,
+    LAYOUTS,
+    SKIPPED,
+    prepare,
+    select_folder,
+    select_vggface2,
+)
+from faceinv.errors import InputError
 
 PATH_VGGFACE2 = "datasets/vggface2/train"
 PATH_REAL_FACES = "real_faces"
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layout", choices=LAYOUTS, default="vggface2", help="(default: %(default)s)")
-    p.add_argument("--source", help=f"photo folder (default for vggface2: {PATH_VGGFACE2})")
-    p.add_argument("--out", help=f"output folder (default: {PATH_REAL_FACES}/<layout>)")
-    p.add_argument("--min-images", type=int, default=100, help="vggface2: photos an identity needs")
-    p.add_argument("--images-per-identity", type=int, default=100, help="vggface2")
-    p.add_argument("--identities", type=int, default=100, help="vggface2")
-    p.add_argument("--seed", type=int, default=0, help="vggface2: selection seed")
-    p.add_argument("--size", type=int, default=128,
-                   help="crop size: 128 for the generator, 160 for FaceNet (default: %(default)s)")
-    p.add_argument("--min-face-size", type=int, default=20, help="MTCNN's smallest face, pixels")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes aligning in parallel (default: %(default)s)")
-    a = p.parse_args(argv)
-    if a.source is None:
-        if a.layout != "vggface2":
-            p.error(f"--layout {a.layout} needs --source")
-        a.source = PATH_VGGFACE2
-    a.out = a.out or os.path.join(PATH_REAL_FACES, a.layout)
-    return a
+@dataclasses.dataclass
+class Config:
+    layout: str = setting("vggface2", "how the source folder is laid out (see above)", choices=LAYOUTS)
+    source: str = setting(None, f"photo folder (default for vggface2: {PATH_VGGFACE2})", type=str)
+    out: str = setting(None, f"output folder (default: {PATH_REAL_FACES}/<layout>)", type=str, output=True)
+    min_images: int = setting(100, "vggface2: photos an identity needs")
+    images_per_identity: int = setting(100, "vggface2")
+    identities: int = setting(100, "vggface2")
+    seed: int = setting(0, "vggface2: selection seed")
+    size: int = setting(128, "crop size: 128 for the generator, 160 for FaceNet")
+    min_face_size: int = setting(MIN_FACE_SIZE, "MTCNN's smallest face, pixels")
+    workers: int = setting(os.cpu_count() or 1, "processes aligning in parallel (default: the CPUs)")
+
+
+def resolve(c):
+    if c.source is None and c.layout != "vggface2":
+        raise InputError(f"--layout {c.layout} needs --source")
+    return dataclasses.replace(c, source=c.source or PATH_VGGFACE2,
+                               out=c.out or os.path.join(PATH_REAL_FACES, c.layout))
+
+
+def align(c):
+    c = resolve(c)
+    if c.layout == "vggface2":
+        selection_args = {"min_images": c.min_images, "images_per_identity": c.images_per_identity,
+                          "identities": c.identities, "seed": c.seed}
+        selection = select_vggface2(c.source, **selection_args)
+    else:
+        selection_args, selection = {}, select_folder(c.source, c.layout)
+    identities = len({i for i, _ in selection if i})
+    print(f"selected {len(selection)} photos" + (f" of {identities} identities" if identities else "")
+          + f" from {c.source}")
+    meta = prepare(c.source, c.out, selection, c.layout, c.size, c.workers, c.min_face_size,
+                   selection_args)
+    config.write(c.out, c)
+    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(meta["skipped_by_reason"].items()))
+    print(f"aligned {meta['aligned']} of {meta['selected']} photos into {os.path.join(c.out, FACES)}; "
+          f"skipped {meta['skipped']}{f' ({reasons})' if reasons else ''}: see {os.path.join(c.out, SKIPPED)}")
+    return meta
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    if a.layout == "vggface2":
-        selection_args = {"min_images": a.min_images, "images_per_identity": a.images_per_identity,
-                          "identities": a.identities, "seed": a.seed}
-        selection = select_vggface2(a.source, **selection_args)
-    else:
-        selection_args, selection = {}, select_folder(a.source, a.layout)
-    identities = len({i for i, _ in selection if i})
-    print(f"selected {len(selection)} photos" + (f" of {identities} identities" if identities else "")
-          + f" from {a.source}")
-    meta = prepare(a.source, a.out, selection, a.layout, a.size, a.workers, a.min_face_size,
-                   selection_args)
-    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(meta["skipped_by_reason"].items()))
-    print(f"aligned {meta['aligned']} of {meta['selected']} photos into {os.path.join(a.out, FACES)}; "
-          f"skipped {meta['skipped']}{f' ({reasons})' if reasons else ''}: see {os.path.join(a.out, SKIPPED)}")
+    align(config.parse(Config, argv, __doc__))
 
 
 if __name__ == "__main__":

@@ -11,37 +11,47 @@ figures beside them.
     python report_table1.py --generator dcgan-digiface               # results/dcgan-digiface
     python report_table1.py --results results/synthetic --facenet random
 """
-import argparse
+import dataclasses
 
-from faceinv import cli
-from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP, load_facenet
-from faceinv.generators import PROGAN_HANDLE, tagged_path
-from faceinv.report import write_report
+from faceinv import cli, config
+from faceinv.config import setting
+from faceinv.models.facenet import DEFAULT as FACENET
+from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.facenet import load_facenet
+from faceinv.models.generators import GENERATOR, GENERATOR_HELP, tagged_path
+from faceinv.report.table import write_report
 
 PATH_RESULTS = "results/{generator}"  # {generator}: the tag of --generator
-GENERATOR = PROGAN_HANDLE
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--results", help=f"folder of method results (default: {PATH_RESULTS})")
-    p.add_argument("--generator", default=GENERATOR, help="names the default --results folder (default: %(default)s)")
-    p.add_argument("--out", help="where the table and figure go (default: --results)")
-    p.add_argument("--facenet", default=FACENET, help="for the similarity column: " + FACENET_HELP + " (default: %(default)s)")
-    p.add_argument("--faces", help="the target faces, if they moved since the methods ran")
-    p.add_argument("--figure-faces", type=int, default=8, help="rows of figure4.png (default: %(default)s)")
-    return p.parse_args(argv)
+@dataclasses.dataclass
+class Config:
+    results: str = setting(PATH_RESULTS, "folder of method results")
+    generator: str = setting(GENERATOR, "names the default --results folder: " + GENERATOR_HELP)
+    out: str = setting(None, "where the table and figure go (default: --results)", type=str, output=True)
+    facenet: str = setting(FACENET, "for the similarity column: " + FACENET_HELP)
+    faces: str = setting(None, "the target faces, if they moved since the methods ran", type=str)
+    figure_faces: int = setting(8, "rows of figure4.png")
+
+
+def resolve(c):
+    results = tagged_path(c.results, c.generator)
+    return dataclasses.replace(c, results=results, out=c.out or results)
+
+
+def report(c):
+    c = resolve(c)
+    facenet = load_facenet(c.facenet)
+    rows = write_report(c.results, c.out, facenet, c.faces, c.figure_faces)
+    config.write(c.out, c)
+    for row in rows:
+        print(f"  {row['method']:<40} PSNR {row['psnr_db']:6.2f} dB  {row['seconds']:9.2f} s")
+    print(f"wrote {c.out}/table1.md, table1.csv and figure4.png")
+    return rows
 
 
 def main(argv=None):
-    a = parse_args(argv)
-    a.results = a.results or tagged_path(PATH_RESULTS, a.generator)
-    facenet = load_facenet(a.facenet)
-    out = a.out or a.results
-    rows = write_report(a.results, out, facenet, a.faces, a.figure_faces)
-    for row in rows:
-        print(f"  {row['method']:<40} PSNR {row['psnr_db']:6.2f} dB  {row['seconds']:9.2f} s")
-    print(f"wrote {out}/table1.md, table1.csv and figure4.png")
+    report(config.parse(Config, argv, __doc__))
 
 
 if __name__ == "__main__":

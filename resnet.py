@@ -5,78 +5,65 @@ Generated faces come from a face set written by generate_faces.py (or, with
 between generated faces (z-loss + perceptual loss) and real aligned faces
 (pixel + perceptual loss), the paper's schedule. A checkpoint is written after
 every epoch; rerun the same command to resume. The trained encoder is
-exported as a SavedModel for resnet_test.py.
+exported as a SavedModel for resnet_test.py; the run's settings go beside the
+checkpoints as config.json (`--config checkpoints/<run>/config.json` reruns it).
 
     python resnet.py                                           # the paper's setting
     python resnet.py --generator dcgan-digiface --online \\
         --input-size 64 --epochs 3 --steps-per-epoch 200      # offline, CPU, minutes
     tensorboard --logdir logs                                  # loss curves
 """
-import argparse
+import dataclasses
 import os
 
-from faceinv import cli
-from faceinv.encoder_training import EncoderTrainer, TrainConfig
-from faceinv.facenet import DEFAULT as FACENET, HELP as FACENET_HELP
-from faceinv.generators import PROGAN_HANDLE, generator_tag, tagged_path
+from faceinv import cli, config
+from faceinv.config import override, setting
+from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
+from faceinv.models.generators import generator_tag, tagged_path
+from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
 
 PATH_TRAIN_generated = "z_vectors/{generator}/train"  # {generator}: the generator's tag
 PATH_TRAIN_real = ""  # aligned real faces (prepare_real_faces.py); "" trains on generated faces only
-PATH_LOGS = "logs"
-PATH_CHECKPOINTS = "checkpoints"
-PATH_SAVED_MODEL = "saved_model"
-GENERATOR = PROGAN_HANDLE
 
 
-def parse_args(argv=None):
-    d = TrainConfig(generator=GENERATOR)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--generator", default=GENERATOR, help="generator handle (default: %(default)s)")
-    p.add_argument("--train", help=f"face set folder (default: {PATH_TRAIN_generated})")
-    p.add_argument("--online", action="store_true", help="render fresh faces every batch instead of --train")
-    p.add_argument("--real", default=PATH_TRAIN_real, help="folder of aligned real faces: alternate epochs")
-    p.add_argument("--facenet", default=FACENET, help=FACENET_HELP + " (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch, help="with --online")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--input-size", type=int, default=d.input_size, help="encoder input (paper: 224)")
-    p.add_argument("--lr", type=float, default=d.learning_rate)
-    p.add_argument("--beta1", type=float, default=d.beta1)
-    p.add_argument("--z-weight", type=float, default=d.z_weight)
-    p.add_argument("--pixel-weight", type=float, default=d.pixel_weight)
-    p.add_argument("--perceptual-weight", type=float, default=d.perceptual_weight)
-    p.add_argument("--real-pixel-weight", type=float, default=d.real_pixel_weight)
-    p.add_argument("--real-perceptual-weight", type=float, default=d.real_perceptual_weight)
-    p.add_argument("--mixed-precision", action="store_true", help="float16 compute (GPUs)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--init-from", default=d.init_from, metavar="CHECKPOINTS",
-                   help="start from the encoder weights of another run's checkpoint folder "
-                        "(e.g. checkpoints/<run>): a costly loss refines what a cheap one trained")
-    p.add_argument("--run", help="run name for logs/, checkpoints/ and saved_model/encoder_<run> "
-                                 "(default: the generator's name)")
-    return p.parse_args(argv)
+@dataclasses.dataclass
+class Config(TrainConfig):
+    """The encoder's settings (faceinv/inversion/encoder_training.py), with this script's paths."""
+    train_faces: str = override(TrainConfig, "train_faces", PATH_TRAIN_generated)
+    real_faces: str = override(TrainConfig, "real_faces", PATH_TRAIN_real)
+    log_dir: str = override(TrainConfig, "log_dir", "")
+    checkpoint_dir: str = override(TrainConfig, "checkpoint_dir", "")
+    export_dir: str = override(TrainConfig, "export_dir", "")
+    run: str = setting("", f"run name: {PATH_LOGS}/<run>, {PATH_CHECKPOINTS}/<run> and "
+                           f"{PATH_SAVED_MODEL}/encoder_<run>, unless given one by one (default: the "
+                           "generator's tag)", output=True)
 
 
-def main(argv=None):
-    a = parse_args(argv)
-    run = a.run or generator_tag(a.generator)
-    config = TrainConfig(
-        generator=a.generator, train_faces="" if a.online else a.train or tagged_path(PATH_TRAIN_generated, a.generator),
-        online=a.online,
-        real_faces=a.real, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
-        batch_size=a.batch_size, input_size=a.input_size, learning_rate=a.lr, beta1=a.beta1,
-        z_weight=a.z_weight, pixel_weight=a.pixel_weight, perceptual_weight=a.perceptual_weight,
-        real_pixel_weight=a.real_pixel_weight, real_perceptual_weight=a.real_perceptual_weight,
-        facenet=a.facenet, mixed_precision=a.mixed_precision, seed=a.seed, init_from=a.init_from,
-        log_dir=os.path.join(PATH_LOGS, run), checkpoint_dir=os.path.join(PATH_CHECKPOINTS, run),
-        export_dir=os.path.join(PATH_SAVED_MODEL, f"encoder_{run}"))
-    trainer = EncoderTrainer(config)
+def resolve(c):
+    """Fill the folders the run's name and the generator's tag decide."""
+    run = c.run or generator_tag(c.generator)
+    return dataclasses.replace(
+        c, run=run, train_faces="" if c.online else tagged_path(c.train_faces, c.generator),
+        log_dir=c.log_dir or os.path.join(PATH_LOGS, run),
+        checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, run),
+        export_dir=c.export_dir or os.path.join(PATH_SAVED_MODEL, f"encoder_{run}"))
+
+
+def train(c):
+    c = resolve(c)
+    trainer = EncoderTrainer(c)
     print(f"generator: {trainer.generator.label}")
     for record in trainer.fit():
         print("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                for k, v in record.items()))
     trainer.export()
-    print(f"exported the encoder to {config.export_dir}")
+    config.write(c.export_dir, c)
+    print(f"exported the encoder to {c.export_dir}")
+    return c
+
+
+def main(argv=None):
+    train(config.parse(Config, argv, __doc__))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
 from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
-from faceinv.real_faces import prepare, select_folder  # noqa: E402
+from faceinv.data.real_faces import prepare, select_folder  # noqa: E402
 
 
 def write_photos(folder, count):

@@ -14,8 +14,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
-from faceinv.boundaries import SOLVERS, train_boundary  # noqa: E402
-from faceinv.generators import load_generator, sample_latents  # noqa: E402
+from faceinv.editing.boundaries import SOLVERS, train_boundary  # noqa: E402
+from faceinv.models.generators import load_generator, sample_latents  # noqa: E402
 
 
 def main(argv=None):

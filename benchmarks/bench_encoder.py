@@ -6,7 +6,7 @@
 It first times the input gradient of one convolution of ResNet18's last stage
 (512 channels on a 2x2 map, the size at 64 px input): TensorFlow's own kernel
 against the flipped forward convolution the encoder uses instead
-(faceinv.encoder.Conv2D).
+(faceinv.models.encoder.Conv2D).
 
 A training step here is one online batch: the generator renders the faces,
 the encoder predicts latents, and with --pixel the generator renders them
@@ -23,11 +23,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
 import tensorflow as tf  # noqa: E402, I001
-from faceinv.encoder import conv_same  # noqa: E402
-from faceinv.encoder_training import EncoderTrainer, TrainConfig  # noqa: E402
-from faceinv.generators import load_generator, sample_latents  # noqa: E402
+
+from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
+from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig  # noqa: E402
+from faceinv.models.generators import load_generator, sample_latents  # noqa: E402
+from faceinv.models.resnet18 import conv_same  # noqa: E402
 
 
 def timed(function, repeats):
@@ -73,8 +74,9 @@ def main(argv=None):
                                  pixel_weight=pixel, steps_per_epoch=args.repeats + 1,
                                  log_dir=scratch, checkpoint_dir=scratch, export_dir=scratch)
             trainer = EncoderTrainer(config, generator=generator)
-            batches = iter(trainer._dataset("generated", 0))
-            seconds = timed(lambda: float(trainer.steps["generated"](next(batches))["loss"]), args.repeats)
+            _, batches, _ = trainer.epoch_batches(0)
+            batches = iter(batches)
+            seconds = timed(lambda: trainer.train_step("generated", next(batches))["loss"].numpy(), args.repeats)
             print(f"{handle} | {name} | {1 / seconds:.3f} | {args.batch_size / seconds:.1f}", flush=True)
             shutil.rmtree(scratch)
         faces = generator(sample_latents(args.batch_size, 0, generator.latent_dim))

@@ -17,8 +17,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from faceinv import cli  # noqa: E402  (quiets TensorFlow first)
-from faceinv.face_sets import write_face_set  # noqa: E402
-from faceinv.generators import load_generator, sample_latents  # noqa: E402
+from faceinv.data.face_sets import write_face_set  # noqa: E402
+from faceinv.models.generators import load_generator, sample_latents  # noqa: E402
 
 
 def faces_per_second(generator, batch, min_seconds):

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import attribute_inverter  # noqa: E402
 from faceinv import cli, files  # noqa: E402
-from faceinv.eyeglasses import OUTSIDE_THRESHOLD, SUCCESS_TARGET  # noqa: E402
+from faceinv.editing.eyeglasses import OUTSIDE_THRESHOLD, SUCCESS_TARGET  # noqa: E402
 
 
 def main(argv=None):

@@ -29,9 +29,9 @@ def measure(method, handle, faces, steps, hybrid_steps):
     """One method in this process; returns its figures."""
     import tensorflow as tf
 
-    from faceinv.encoder import build_encoder
-    from faceinv.generators import load_generator, sample_latents
-    from faceinv.gradient_recovery import ImageLoss, recover_latents
+    from faceinv.inversion.gradient_recovery import ImageLoss, recover_latents
+    from faceinv.models.encoder import build_encoder
+    from faceinv.models.generators import load_generator, sample_latents
 
     generator = load_generator(handle)
     latents = sample_latents(faces, 0, generator.latent_dim)

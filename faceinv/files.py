@@ -72,20 +72,6 @@ def load_json(path):
         return json.load(f)
 
 
-def check_same_settings(path, settings, hint):
-    """Record `settings` in the JSON file `path`, or, if a run already recorded
-    some there, refuse any that differ: a resumed run must be the same run."""
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        save_json(path, settings)
-        return
-    old = load_json(path)
-    differ = [k for k in settings if old.get(k) != settings[k]]
-    if differ:
-        raise InputError(f"{os.path.dirname(path)} holds a run with other settings "
-                         f"({', '.join(f'{k}={old.get(k)!r}' for k in differ)}); {hint}")
-
-
 def load_npy(path, what="array", mmap_mode=None):
     """A .npy file; a missing or unreadable one is an InputError naming it."""
     if not os.path.exists(path):

@@ -13,14 +13,14 @@ TINY_LABEL = "STAND-IN: tiny random ProGAN-architecture module for tests"
 @pytest.fixture(scope="session")
 def synthetic():
     """The process-wide renderer that the scripts get too, so XLA compiles it once."""
-    from faceinv.generators import load_generator
+    from faceinv.models.generators import load_generator
     return load_generator("synthetic")
 
 
 @pytest.fixture(scope="session")
 def tiny_module(tmp_path_factory):
     """A small random-weight module in the real progan-128 TF1 Hub format."""
-    from faceinv import progan
+    from faceinv.models import progan
     folder = tmp_path_factory.mktemp("modules") / "tiny_progan"
     return progan.export_hub_module(str(folder), TINY_LABEL, fmap_base=128, fmap_max=16)
 

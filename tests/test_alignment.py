@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from faceinv import alignment
+from faceinv.data import alignment
 
 
 def _rotate(image, degrees):
@@ -95,8 +95,8 @@ def test_detector_rejects_a_non_rgb_array(detector):
 
 @pytest.mark.slow
 def test_the_dcgan_template_is_where_mtcnn_finds_its_faces_landmarks(detector):
-    from faceinv.dcgan import TEMPLATE
-    from faceinv.generators import load_generator, render_batches, sample_latents
+    from faceinv.models.dcgan import TEMPLATE
+    from faceinv.models.generators import load_generator, render_batches, sample_latents
     generator = load_generator("dcgan-digiface")
     assert generator.template is TEMPLATE and TEMPLATE.size == generator.resolution
     faces = np.concatenate([f for _, f in render_batches(generator, sample_latents(64, 0, generator.latent_dim))])

@@ -8,11 +8,13 @@ from PIL import Image
 from skimage import data as skimage_data
 
 import attribute_inverter
-from faceinv import attribute_data, eyeglasses, files
-from faceinv import residual_gan as gan
+from faceinv import files
+from faceinv.data import attribute_data
+from faceinv.editing import eyeglasses
+from faceinv.editing import residual_gan as gan
+from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
+from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
-from faceinv.inverter_training import InverterConfig, InverterTrainer
-from faceinv.residual_gan import LoadedInverter
 
 SMALL = ["--size", "64", "--width", "4", "--batch-size", "2"]
 
@@ -84,13 +86,13 @@ def test_synthetic_split_follows_the_true_eyeglasses_score(synthetic):
 
 @pytest.mark.slow
 def test_one_train_step_changes_both_generators_and_the_discriminator(small_split, tmp_path):
-    config = InverterConfig(data="test", size=64, width=4, batch_size=2, checkpoint_dir=str(tmp_path / "ck"),
+    config = InverterConfig(size=64, width=4, batch_size=2, checkpoint_dir=str(tmp_path / "ck"),
                             log_dir=str(tmp_path / "log"), export_dir=str(tmp_path / "model"))
     trainer = InverterTrainer(config, small_split)
     without, with_ = next(iter(attribute_data.pairs(small_split, 64, 2, 0, 0)))
     models = (trainer.add, trainer.remove, trainer.discriminator)
     before = [[w.copy() for w in m.get_weights()] for m in models]
-    out = trainer.train_step(without, with_)
+    out = trainer.step(without, with_)
     assert set(out) == {"discriminator", "adversarial", "dual", "residual", "perceptual", "generator"}
     for model, old in zip(models, before):
         assert any(not np.array_equal(a, b) for a, b in zip(old, model.get_weights())), model.name
@@ -100,7 +102,7 @@ def test_one_train_step_changes_both_generators_and_the_discriminator(small_spli
 
 @pytest.mark.slow
 def test_export_and_reload_give_identical_outputs(small_split, tmp_path):
-    config = InverterConfig(data="test", size=64, width=4, batch_size=2, attention=True,
+    config = InverterConfig(size=64, width=4, batch_size=2, attention=True,
                             checkpoint_dir=str(tmp_path / "ck"), log_dir=str(tmp_path / "log"),
                             export_dir=str(tmp_path / "model"))
     trainer = InverterTrainer(config, small_split)

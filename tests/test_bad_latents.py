@@ -10,8 +10,8 @@ import gradient_based_recovery
 import interfacegan_svm
 import report_table1
 from faceinv import files
-from faceinv.face_sets import write_face_set
-from faceinv.results import write_results
+from faceinv.data.face_sets import write_face_set
+from faceinv.report.results import write_results
 
 
 @pytest.fixture(scope="module")

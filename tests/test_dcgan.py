@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from faceinv import dcgan, packaged_weights, torch_checkpoint
 from faceinv.errors import InputError
+from faceinv.models import dcgan, packaged_weights, torch_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import tensorflow as tf
 
 import resnet
 import resnet_test
-from faceinv import losses
-from faceinv.encoder import LoadedEncoder, build_encoder, export_encoder
-from faceinv.encoder_training import EncoderTrainer, TrainConfig
+from faceinv.data.face_sets import write_face_set
 from faceinv.errors import InputError, TrainingDiverged
-from faceinv.face_sets import write_face_set
 from faceinv.files import save_png
+from faceinv.inversion import losses
+from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
+from faceinv.models.encoder import LoadedEncoder, build_encoder, export_encoder
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_export_and_reload_give_identical_predictions(tmp_path):
     export_encoder(encoder, str(tmp_path / "enc"), {"generator": "synthetic"})
     loaded = LoadedEncoder(str(tmp_path / "enc"))
     faces = np.random.default_rng(2).random((3, 128, 128, 3)).astype(np.float32)
-    np.testing.assert_array_equal(loaded(faces).numpy(), encoder(faces, training=False).numpy())
+    np.testing.assert_array_equal(loaded(faces), encoder(faces, training=False).numpy())
     assert loaded.meta["generator"] == "synthetic"
     assert not os.path.exists(str(tmp_path / "enc") + ".partial")
 
@@ -138,7 +138,8 @@ def test_real_faces_alternate_with_generated_ones(tmp_path, face_set, synthetic)
     assert "z_loss" not in history[1] and "pixel_loss" in history[1]
 
 
-def test_bad_training_input_gives_one_line(tmp_path, one_line_error, synthetic):
+def test_bad_training_input_gives_one_line(tmp_path, one_line_error, synthetic, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --run bad: ./checkpoints/bad, ./logs/bad
     folder = tmp_path / "set"
     write_face_set(str(folder), synthetic, 4, seed=1, batch_size=4)
     base = ["--generator", "synthetic", "--train", str(folder), "--run", "bad",
@@ -175,7 +176,7 @@ def test_resnet_test_end_to_end(tmp_path, synthetic):
 
 
 def test_slerp_keeps_to_the_latent_shell():
-    from faceinv.interpolation import slerp
+    from faceinv.inversion.interpolation import slerp
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal(512), rng.standard_normal(512)
     np.testing.assert_allclose(slerp(a, b, 0.0), a, atol=1e-5)
@@ -201,7 +202,7 @@ def test_mixed_precision_computes_in_float16_and_exports(tmp_path, face_set):
     assert np.isfinite(trainer.fit()[0]["loss"])
     trainer.export()
     faces = np.zeros((1, 128, 128, 3), np.float32)
-    assert LoadedEncoder(trainer.config.export_dir)(faces).dtype == tf.float32
+    assert LoadedEncoder(trainer.config.export_dir)(faces).dtype == np.float32
     assert keras_policy() == "float32"  # later models are built in float32 again
 
 
@@ -211,7 +212,7 @@ def keras_policy():
 
 
 def test_the_fast_convolution_has_keras_gradients():
-    from faceinv.encoder import Conv2D
+    from faceinv.models.resnet18 import Conv2D
     x = tf.random.stateless_normal([4, 5, 5, 16], [1, 2])
     stock = keras.layers.Conv2D(32, 3, padding="same", use_bias=False)
     fast = Conv2D(32, 3, padding="same", use_bias=False)

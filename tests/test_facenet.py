@@ -10,11 +10,21 @@ import skimage.data
 import skimage.transform
 import tensorflow as tf
 
-from faceinv import packaged_weights
 from faceinv.errors import InputError
-from faceinv.facenet import (DEFAULT, PATH_FACENET, RANDOM, SANDBERG, SANDBERG_WHEEL, assign_weights,
-                             frozen_graph_weights, keras_layer_name, load_facenet, read_frozen_graph,
-                             read_keras_h5)
+from faceinv.models import packaged_weights
+from faceinv.models.facenet import (
+    DEFAULT,
+    PATH_FACENET,
+    RANDOM,
+    SANDBERG,
+    SANDBERG_WHEEL,
+    assign_weights,
+    frozen_graph_weights,
+    keras_layer_name,
+    load_facenet,
+    read_frozen_graph,
+    read_keras_h5,
+)
 
 # Branch convolutions (filters, kernel, name) of keras-facenet's blocks; a block
 # "Block17_2" names its layers "Block17_2_Branch_<b>_<name>".

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 import generate_faces
-from faceinv import files
-from faceinv.face_sets import read_face_set
-from faceinv.generators import sample_latents
+from faceinv import config, files
+from faceinv.data.face_sets import read_face_set
+from faceinv.models.generators import sample_latents
 
 
 def generate(out, *extra):
@@ -40,10 +40,10 @@ def test_writes_the_documented_layout(tmp_path, synthetic):
 
 def test_default_folder_and_test_set_preset(tmp_path, monkeypatch):
     monkeypatch.setattr(generate_faces, "PATH_Z_VECTORS", str(tmp_path / "zv"))
-    args = generate_faces.parse_args(["--generator", "synthetic"])
+    args = generate_faces.resolve(config.parse(generate_faces.Config, ["--generator", "synthetic"]))
     assert (args.n, args.seed) == (50, 0)
     assert args.out == os.path.join(str(tmp_path / "zv"), "synthetic", "test")
-    args = generate_faces.parse_args(["--set", "train"])
+    args = generate_faces.resolve(config.parse(generate_faces.Config, ["--set", "train"]))
     assert (args.n, args.seed) == (100_000, 1) and args.out.endswith(os.path.join("progan-128", "train"))
 
 

@@ -5,12 +5,17 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import TINY_LABEL
-from faceinv import progan
+
 from faceinv.errors import InputError
-from faceinv.generators import (PROGAN_HANDLE, generator_tag, hub_cache_folder, load_generator,
-                                sample_latents)
+from faceinv.models import progan
+from faceinv.models.generators import (
+    PROGAN_HANDLE,
+    generator_tag,
+    hub_cache_folder,
+    load_generator,
+    sample_latents,
+)
 
 
 def check_generator(generator, n=3):

@@ -8,13 +8,19 @@ import tensorflow as tf
 from PIL import Image
 
 import gradient_based_recovery
-from faceinv import files, metrics
-from faceinv.encoder import build_encoder, export_encoder
+from faceinv import files
+from faceinv.data.face_sets import write_face_set
 from faceinv.errors import InputError
-from faceinv.face_sets import write_face_set
-from faceinv.generators import sample_latents
-from faceinv.gradient_recovery import (ImageLoss, LatentAdam, parse_loss_weights, recover_latents,
-                                       stochastic_clip)
+from faceinv.inversion.gradient_recovery import (
+    ImageLoss,
+    LatentAdam,
+    parse_loss_weights,
+    recover_latents,
+    stochastic_clip,
+)
+from faceinv.models.encoder import build_encoder, export_encoder
+from faceinv.models.generators import sample_latents
+from faceinv.report import metrics
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +57,7 @@ def test_ssim_and_ms_ssim_agree_with_tensorflow(size, scales):
 
 @pytest.mark.slow
 def test_every_loss_is_zero_on_the_target_and_has_finite_gradients_from_far_away(targets):
-    from faceinv.facenet import load_facenet
+    from faceinv.models.facenet import load_facenet
     facenet = load_facenet("random")
     far = tf.Variable(np.random.default_rng(1).random(targets.shape, np.float32))
     for name in ("mae", "mse", "ssim", "ms-ssim", "facenet"):
@@ -125,7 +131,8 @@ def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
     gradient_based_recovery.main(["--faces", faces, "--steps", "3", "--out", str(out)])
     record = files.load_json(out / "metrics.json")
     assert record["generator_evaluations_per_face"] == 4 and record["start"] == "standard normal"
-    assert record["arguments"]["steps"] == 3 and "STAND-IN" in record["label"]
+    assert record["steps"] == 3 and "STAND-IN" in record["label"]
+    assert files.load_json(out / "config.json")["steps"] == 3  # the settings it ran with
     with open(out / "losses.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["step", "loss", "mae"] and len(rows) == 5
@@ -148,7 +155,7 @@ def test_encoder_init_starts_from_the_encoder(faces, tmp_path):
                                   "--steps", "0", "--out", str(out)])
     record = files.load_json(out / "metrics.json")
     assert record["start"] == "encoder" and record["generator_evaluations_per_face"] == 1
-    from faceinv.encoder import LoadedEncoder
+    from faceinv.models.encoder import LoadedEncoder
     targets, _ = files.read_face_folder(os.path.join(faces, "faces"))
     np.testing.assert_allclose(np.load(out / "latents.npy"), LoadedEncoder(folder)(targets), atol=1e-5)
 

@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 import interfacegan_svm
-from faceinv import boundaries, editing, files
-from faceinv.synthetic import ATTRIBUTE_COSINES, ATTRIBUTES
+from faceinv import files
+from faceinv.editing import boundaries, edits
+from faceinv.models.synthetic import ATTRIBUTE_COSINES, ATTRIBUTES
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +106,14 @@ def test_edit_takes_recovered_latents(fitted, tmp_path):
 def test_conditional_direction_is_orthogonal_to_every_condition():
     rng = np.random.default_rng(0)
     primary, a, b = rng.standard_normal((3, 512))
-    direction = editing.conditional_direction(primary, [a, b])
+    direction = edits.conditional_direction(primary, [a, b])
     assert np.linalg.norm(direction) == pytest.approx(1.0)
     assert abs(direction @ a) < 1e-9 and abs(direction @ b) < 1e-9
     assert direction @ primary > 0
     # With one condition it is InterFaceGAN's n1 - (n1 . n2) n2, renormalised.
     n1, n2 = primary / np.linalg.norm(primary), a / np.linalg.norm(a)
     expected = n1 - (n1 @ n2) * n2
-    np.testing.assert_allclose(editing.conditional_direction(n1, [n2]), expected / np.linalg.norm(expected))
+    np.testing.assert_allclose(edits.conditional_direction(n1, [n2]), expected / np.linalg.norm(expected))
 
 
 def test_solvers_agree(fitted, synthetic):
@@ -183,7 +184,7 @@ CELEBA_NAMES = ["Eyeglasses", "Smiling", "Male", "Young"]
 def tiny_celeba(tmp_path_factory, synthetic):
     """A CelebA-layout folder: 178x218 photos with a synthetic face in ProGAN's
     window, labelled by the faces' true scores."""
-    from faceinv.generators import sample_latents
+    from faceinv.models.generators import sample_latents
     root = tmp_path_factory.mktemp("celeba")
     os.makedirs(root / "img_align_celeba")
     latents = sample_latents(96, 11, 512)
@@ -204,16 +205,17 @@ def tiny_celeba(tmp_path_factory, synthetic):
 
 
 @pytest.mark.slow
-def test_celeba_classifier_trains_exports_and_scores(tiny_celeba, tmp_path, synthetic):
+def test_celeba_classifier_trains_exports_and_scores(tiny_celeba, tmp_path, synthetic, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # its checkpoints and logs go to ./checkpoints, ./logs
     out = tmp_path / "attributes_tiny"
     interfacegan_svm.main(["classifier", "--celeba", str(tiny_celeba), "--out", str(out),
                            "--epochs", "6", "--batch-size", "16", "--input-size", "48", "--lr", "2e-3"])
     meta = files.load_json(out / "classifier.json")
     assert meta["attributes"] == CELEBA_NAMES and meta["held_out"] == 10
-    from faceinv.attribute_classifier import LoadedClassifier
+    from faceinv.editing.attribute_classifier import LoadedClassifier
     model = LoadedClassifier(str(out))
     # The classifier reads a generated face as it reads the same face cut from a CelebA photo.
-    from faceinv.generators import sample_latents
+    from faceinv.models.generators import sample_latents
     latents = sample_latents(8, 12, 512)
     faces = synthetic(latents).numpy()
     logits = model(faces)
@@ -230,7 +232,8 @@ def test_celeba_classifier_trains_exports_and_scores(tiny_celeba, tmp_path, synt
     assert glasses[::2].mean() > glasses[1::2].mean()
 
 
-def test_classifier_bad_input_is_one_line(tiny_celeba, tmp_path, one_line_error):
+def test_classifier_bad_input_is_one_line(tiny_celeba, tmp_path, one_line_error, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     main = interfacegan_svm.main
     err = one_line_error(main, ["classifier", "--celeba", str(tmp_path), "--out", str(tmp_path / "c")])
     assert "list_attr_celeba.txt" in err

@@ -7,10 +7,9 @@ import pytest
 from PIL import Image
 
 import invert_photo
-import reproduce_table1
-import resnet
 from faceinv import files
-from faceinv.encoder import build_encoder, export_encoder
+from faceinv.inversion import comparison
+from faceinv.models.encoder import build_encoder, export_encoder
 
 HANDLE = "dcgan-digiface"
 
@@ -37,7 +36,7 @@ def no_saved_encoders(tmp_path, monkeypatch):
     """Where the comparison's encoders would be, an empty folder (this checkout may hold trained ones)."""
     folder = tmp_path / "saved_model"
     folder.mkdir()
-    monkeypatch.setattr(resnet, "PATH_SAVED_MODEL", str(folder))
+    monkeypatch.setattr(comparison, "PATH_SAVED_MODEL", str(folder))
     return folder
 
 
@@ -73,13 +72,13 @@ def test_with_an_encoder_it_refines_the_encoders_guess(photos, tmp_path, capsys)
 
 @pytest.mark.slow
 def test_the_comparisons_encoder_is_found_with_its_hybrid_settings(photos, no_saved_encoders, tmp_path, capsys):
-    folder = reproduce_table1.encoder_folder(HANDLE, "cpu-2h", reproduce_table1.hybrid_kind("cpu-2h"))
+    folder = comparison.encoder_folder(HANDLE, "cpu-2h", comparison.SETTINGS["cpu-2h"]["hybrid_encoder"])
     export_encoder(build_encoder(32, 100), folder, {"generator": HANDLE, "latent_dim": 100})
     out = tmp_path / "out"
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--boundaries", str(tmp_path / "none"),
                        "--out", str(out)])
     record = json.loads((out / "photo.json").read_text())
-    setting = reproduce_table1.SETTINGS["cpu-2h"]
+    setting = comparison.SETTINGS["cpu-2h"]
     assert record["encoder"] == os.path.abspath(folder)
     assert (record["steps"], record["learning_rate"]) == (setting["hybrid_steps"], setting["hybrid_lr"])
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--encoder", "none", "--steps", "2",
@@ -105,7 +104,7 @@ def test_bad_input_is_one_line_and_writes_nothing(photos, tmp_path, one_line_err
 
 
 def test_the_committed_boundaries_fit_the_dcgan():
-    from faceinv.boundaries import load_boundary
+    from faceinv.editing.boundaries import load_boundary
     for attribute in ("pose", "smile"):
         path = os.path.join(invert_photo.PATH_BOUNDARIES, HANDLE, f"{attribute}.npy")
         assert np.load(path).shape == (1, 100)  # InterFaceGAN's layout

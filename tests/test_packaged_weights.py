@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from faceinv import packaged_weights
 from faceinv.errors import InputError
+from faceinv.models import packaged_weights
 
 NAME, VERSION, FILE = "faceinv-test-weights", "1.0", "faceinv_test_weights/weights.bin"
 

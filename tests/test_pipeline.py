@@ -13,7 +13,7 @@ import attribute_inverter
 import interfacegan_svm
 import reproduce_table1
 from faceinv import files
-from faceinv.generators import load_generator
+from faceinv.models.generators import load_generator
 
 SHAPES = {"dcgan-digiface": (100, 64), "synthetic": (512, 128)}
 METHODS = ["mean-latent", "adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid"]
@@ -56,7 +56,7 @@ def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeyp
     if handle == "dcgan-digiface":  # the cheaper of the two checks the rerun
         capsys.readouterr()
         reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
-        assert capsys.readouterr().out.count("done before with these arguments") == 7
+        assert capsys.readouterr().out.count("done before with these settings") == 7
 
     # score -> boundaries -> edit the recovered latents
     source = ["--source", "synthetic"] if handle == "synthetic" else ["--source", "landmarks"]

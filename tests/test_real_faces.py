@@ -7,10 +7,11 @@ from PIL import Image
 from skimage import data
 
 import prepare_real_faces
-from faceinv import alignment, files
+from faceinv import files
+from faceinv.data import alignment
+from faceinv.data.real_faces import select_folder, select_vggface2
 from faceinv.errors import InputError
 from faceinv.files import read_csv
-from faceinv.real_faces import select_folder, select_vggface2
 
 
 def _variants():
@@ -109,8 +110,8 @@ def test_prepare_aligns_faces_reports_skips_and_resumes(tree, tmp_path, capsys):
     assert os.path.exists(out / "grid.png")
 
     # What resnet.py --real and resnet_test.py --faces read it through.
-    from faceinv.data import folder_paths
-    from faceinv.face_sets import read_targets
+    from faceinv.data.face_sets import read_targets
+    from faceinv.data.pipelines import folder_paths
     assert len(folder_paths(str(out / "faces"))) == len(crops)
     images, names, true_latents, _ = read_targets(str(out / "faces"), 128)
     assert images.shape == (len(crops), 128, 128, 3) and names == crops and true_latents is None

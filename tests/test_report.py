@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceinv import files, metrics
+from faceinv import files
+from faceinv.data.face_sets import read_face_set, write_face_set
 from faceinv.errors import InputError
-from faceinv.face_sets import read_face_set, write_face_set
-from faceinv.facenet import load_facenet
-from faceinv.report import figure, measure, write_report
-from faceinv.results import write_results
+from faceinv.models.facenet import load_facenet
+from faceinv.report import metrics
+from faceinv.report.results import write_results
+from faceinv.report.table import figure, measure, write_report
 
 
 @pytest.fixture(scope="module")

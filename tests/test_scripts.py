@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 # script (and subcommand): words its --help must show
@@ -105,9 +104,9 @@ def test_the_default_paths_are_used_and_recorded(empty_project):
     import gradient_based_recovery
     import resnet_test
     from faceinv import files
-    from faceinv.encoder import build_encoder, export_encoder
-    from faceinv.face_sets import write_face_set
-    from faceinv.generators import load_generator
+    from faceinv.data.face_sets import write_face_set
+    from faceinv.models.encoder import build_encoder, export_encoder
+    from faceinv.models.generators import load_generator
     write_face_set("z_vectors/dcgan-digiface/test", load_generator("dcgan-digiface"), 2, seed=0, batch_size=2)
     export_encoder(build_encoder(32, 100), "saved_model/encoder_dcgan-digiface",
                    {"generator": "dcgan-digiface", "latent_dim": 100})

@@ -12,49 +12,55 @@ rerun resumes after the last finished epoch and, because each epoch's shuffle
 is seeded by (seed, epoch), sees the same batches it would have seen.
 """
 import dataclasses
-import math
 import os
 
 import keras
 import tensorflow as tf
 
-from faceinv import data, files, losses
-from faceinv.progress import progress
-from faceinv.encoder import build_encoder, export_encoder
-from faceinv.errors import InputError, TrainingDiverged
-from faceinv.face_sets import face_set_files
-from faceinv.facenet import DEFAULT as DEFAULT_FACENET, load_facenet
-from faceinv.generators import load_generator
+from faceinv.config import check_non_negative, check_positive, setting
+from faceinv.data import pipelines
+from faceinv.data.face_sets import face_set_files
+from faceinv.errors import InputError
+from faceinv.inversion import losses
+from faceinv.models.encoder import build_encoder, export_encoder
+from faceinv.models.facenet import DEFAULT as FACENET
+from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.facenet import load_facenet
+from faceinv.models.generators import GENERATOR, GENERATOR_HELP, load_generator
+from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
+from faceinv.training import Training
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    generator: str
-    train_faces: str = ""           # a face set folder (generate_faces.py); "" with online
-    online: bool = False            # render fresh faces every batch instead
-    real_faces: str = ""            # a folder of aligned real faces; "" for none
-    epochs: int = 10
-    steps_per_epoch: int = 500      # online epochs only
-    batch_size: int = 32
-    input_size: int = 224
-    learning_rate: float = 2e-4
-    beta1: float = 0.5
-    z_weight: float = 1.0
-    pixel_weight: float = 0.0
-    perceptual_weight: float = 1.0
-    real_pixel_weight: float = 1.0
-    real_perceptual_weight: float = 1.0
-    facenet: str = DEFAULT_FACENET
-    mixed_precision: bool = False
-    seed: int = 0
-    init_from: str = ""             # another run's checkpoint folder: start from its encoder weights
-    log_dir: str = "logs/encoder"
-    checkpoint_dir: str = "checkpoints/encoder"
-    export_dir: str = "saved_model/encoder"
-
-    # Fields a resumed run must share with the run that wrote the checkpoints.
-    RESUME_KEYS = ("generator", "train_faces", "online", "real_faces", "batch_size",
-                   "input_size", "steps_per_epoch", "seed", "init_from")
+    """The encoder's training settings (resnet.py's flags come from them)."""
+    generator: str = setting(GENERATOR, GENERATOR_HELP)
+    train_faces: str = setting("", "face set folder of training faces (generate_faces.py)", flags=("--train",))
+    online: bool = setting(False, "render fresh faces every batch instead of reading a face set")
+    real_faces: str = setting("", "folder of aligned real faces (prepare_real_faces.py): epochs alternate "
+                                  "between generated and real faces", flags=("--real",))
+    epochs: int = setting(10, "epochs in all (a rerun resumes up to this)")
+    steps_per_epoch: int = setting(500, "batches per epoch with --online")
+    batch_size: int = setting(32, "faces per step")
+    input_size: int = setting(224, "the encoder's input resolution (faces are resized inside the model)")
+    learning_rate: float = setting(2e-4, "Adam's learning rate", flags=("--lr",))
+    beta1: float = setting(0.5, "Adam's beta1")
+    z_weight: float = setting(1.0, "weight of the z-loss (MSE of latents) on generated faces")
+    pixel_weight: float = setting(0.0, "weight of the pixel loss (MSE of images) on generated faces")
+    perceptual_weight: float = setting(1.0, "weight of the FaceNet feature loss on generated faces")
+    real_pixel_weight: float = setting(1.0, "weight of the pixel loss on real faces")
+    real_perceptual_weight: float = setting(1.0, "weight of the FaceNet feature loss on real faces")
+    facenet: str = setting(FACENET, FACENET_HELP)
+    mixed_precision: bool = setting(False, "float16 compute (GPUs)")
+    seed: int = setting(0, "seeds the initial encoder and each epoch's shuffle")
+    init_from: str = setting("", "start from the encoder weights of another run's checkpoint folder "
+                                 "(e.g. checkpoints/<run>): a costly loss refines what a cheap one trained",
+                             metavar="CHECKPOINTS")
+    log_dir: str = setting(os.path.join(PATH_LOGS, "encoder"), "TensorBoard folder", output=True)
+    checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "encoder"), "checkpoint folder (resumed from)",
+                                  output=True)
+    export_dir: str = setting(os.path.join(PATH_SAVED_MODEL, "encoder"), "where the trained encoder is exported",
+                              output=True)
 
 
 def make_strategy():
@@ -67,24 +73,16 @@ def make_strategy():
 
 
 def _check(config):
-    if config.epochs <= 0 or config.batch_size <= 0 or config.steps_per_epoch <= 0:
-        raise InputError("epochs, batch size and steps per epoch must be positive")
+    check_positive(config, "epochs", "batch_size", "steps_per_epoch", "input_size", "learning_rate")
+    check_non_negative(config, "z_weight", "pixel_weight", "perceptual_weight", "real_pixel_weight",
+                       "real_perceptual_weight")
     if config.online == bool(config.train_faces):
         raise InputError("give either a face set (--train) or --online, not both or neither")
-    weights = [config.z_weight, config.pixel_weight, config.perceptual_weight,
-               config.real_pixel_weight, config.real_perceptual_weight]
-    if min(weights) < 0:
-        raise InputError("loss weights must be non-negative")
 
 
-def _check_resume(config):
-    files.check_same_settings(os.path.join(config.checkpoint_dir, "run.json"),
-                              {k: getattr(config, k) for k in TrainConfig.RESUME_KEYS},
-                              "use another --checkpoint-dir or delete it")
-
-
-class EncoderTrainer:
+class EncoderTrainer(Training):
     """Holds the networks and the compiled steps; `fit()` runs the epochs."""
+    shown = ("loss", "z_loss", "pixel_loss", "perceptual_loss")
 
     def __init__(self, config, generator=None):
         _check(config)
@@ -100,11 +98,11 @@ class EncoderTrainer:
             if len(self.paths) < config.batch_size:
                 raise InputError(f"{config.train_faces} holds {len(self.paths)} faces, "
                                  f"fewer than one batch of {config.batch_size}")
-            data.check_image_files(self.paths)
-        self.real_paths = data.folder_paths(config.real_faces) if config.real_faces else None
+            pipelines.check_image_files(self.paths)
+        self.real_paths = pipelines.folder_paths(config.real_faces) if config.real_faces else None
         needs_facenet = config.perceptual_weight > 0 or bool(self.real_paths and config.real_perceptual_weight > 0)
         self.facenet = load_facenet(config.facenet) if needs_facenet else None
-        _check_resume(config)
+        super().__init__(config, config.checkpoint_dir, config.log_dir)  # data checked: now the resume rule
 
         self.strategy = make_strategy()
         keras.utils.set_random_seed(config.seed)  # same seed, same initial encoder
@@ -118,14 +116,8 @@ class EncoderTrainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.encoder.trainable_variables)
             self.optimizer = optimizer
-            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.checkpoint = tf.train.Checkpoint(encoder=self.encoder, optimizer=self.optimizer,
-                                              epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, config.checkpoint_dir, max_to_keep=3)
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            print(f"resuming from {self.manager.latest_checkpoint} (epoch {int(self.epoch.numpy())} done)")
-        elif config.init_from:
+            resumed = self.track(encoder=self.encoder, optimizer=self.optimizer)
+        if not resumed and config.init_from:
             self._start_from(config.init_from)
         self.steps = {"generated": self._compile(self._generated_step),
                       "real": self._compile(self._real_step)}
@@ -200,51 +192,24 @@ class EncoderTrainer:
         self._apply(tape, loss)
         return out
 
-    def _dataset(self, phase, epoch):
+    def epoch_batches(self, epoch):
+        """The paper's schedule: generated faces, alternating with real ones when there are any."""
         c = self.config
         resolution = self.generator.resolution
+        phase = "real" if self.real_paths and epoch % 2 == 1 else "generated"
         if phase == "real":
-            return data.faces_only(self.real_paths, c.batch_size, c.seed, epoch, resolution)
-        if c.online:
-            return data.online_latents(c.steps_per_epoch, c.batch_size, c.seed, epoch,
-                                       self.generator.latent_dim)
-        return data.faces_with_latents(self.paths, self.latents, c.batch_size, c.seed, epoch, resolution)
+            batches = pipelines.faces_only(self.real_paths, c.batch_size, c.seed, epoch, resolution)
+        elif c.online:
+            batches = pipelines.online_latents(c.steps_per_epoch, c.batch_size, c.seed, epoch,
+                                               self.generator.latent_dim)
+        else:
+            batches = pipelines.faces_with_latents(self.paths, self.latents, c.batch_size, c.seed, epoch,
+                                                   resolution)
+        steps = int(batches.cardinality())
+        return phase, self.strategy.experimental_distribute_dataset(batches), steps
 
-    def phase(self, epoch):
-        return "real" if self.real_paths and epoch % 2 == 1 else "generated"
-
-    def fit(self):
-        c = self.config
-        writer = tf.summary.create_file_writer(c.log_dir)
-        history = []
-        for epoch in range(int(self.epoch.numpy()), c.epochs):
-            phase = self.phase(epoch)
-            batches = self._dataset(phase, epoch)
-            steps = int(batches.cardinality())
-            dataset = self.strategy.experimental_distribute_dataset(batches)
-            print(f"epoch {epoch + 1}/{c.epochs} ({phase} faces)")
-            bar, sums = progress(steps, unit="step"), {}
-            for step, batch in enumerate(dataset):
-                batch = batch if isinstance(batch, tuple) else (batch,)
-                values = {k: float(v) for k, v in self.steps[phase](*batch).items()}
-                if not math.isfinite(values["loss"]):
-                    kept = self.manager.latest_checkpoint or "none yet"
-                    raise TrainingDiverged(
-                        f"loss became {values['loss']} at epoch {epoch + 1}, step {step + 1}; "
-                        f"the last good checkpoint ({kept}) is intact: lower the learning "
-                        "rate or check the data, then rerun to resume from it")
-                with writer.as_default(step=epoch * steps + step):
-                    for key, value in values.items():
-                        tf.summary.scalar(f"{phase}/{key}", value)
-                for key, value in values.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                bar.update(step + 1, values=list(values.items()))
-            means = {k: v / max(steps, 1) for k, v in sums.items()}
-            history.append({"epoch": epoch + 1, "phase": phase, **means})
-            self.epoch.assign(epoch + 1)
-            self.manager.save(checkpoint_number=epoch + 1)
-            writer.flush()
-        return history
+    def train_step(self, phase, batch):
+        return self.steps[phase](*(batch if isinstance(batch, tuple) else (batch,)))
 
     def export(self):
         meta = {"input_size": self.config.input_size, "latent_dim": self.generator.latent_dim,
@@ -252,6 +217,6 @@ class EncoderTrainer:
                 "generator_label": self.generator.label, "standin": bool(self.generator.is_standin),
                 "facenet": self.facenet.label if self.facenet else None,
                 "facenet_standin": bool(self.facenet and self.facenet.is_standin),
-                "epochs": int(self.epoch.numpy()), "config": dataclasses.asdict(self.config)}
+                "epochs": self.epochs_done, "config": dataclasses.asdict(self.config)}
         export_encoder(self.encoder, self.config.export_dir, meta)
         return meta

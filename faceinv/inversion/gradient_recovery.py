@@ -11,8 +11,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from faceinv import losses
 from faceinv.errors import InputError
+from faceinv.inversion import losses
 
 FACENET = "facenet"
 BASELINE_STEPS, BASELINE_LR = 200, 0.01    # the paper's baselines (Lipton and Tripathi's Adam)
@@ -20,6 +20,7 @@ BASELINE_STEPS, BASELINE_LR = 200, 0.01    # the paper's baselines (Lipton and T
 # synthetic test set it gave +1 dB after 30 steps over the paper's 0.01
 # (README, "Choosing the hybrid's settings").
 HYBRID_STEPS, HYBRID_LR = 30, 0.05
+INIT_SEED = 2020  # the random start's seed; not 0 or 1: those seeds drew the test and training sets
 LOSS_NAMES = tuple(losses.IMAGE_LOSSES) + (FACENET,)
 
 
@@ -109,6 +110,66 @@ class Recovery:
     evaluations_per_face: int   # generator passes per face (forward + backward counts one)
 
 
+class _LatentDescent:
+    """Lipton and Tripathi's recovery, one batch of `width` faces at a time. The
+    latents, Adam's state and the clipping RNG outlive a batch, so that the step
+    is traced once for the whole run."""
+
+    def __init__(self, generator, image_loss, width, latent_dim, learning_rate, clip_bound, seed):
+        self.generator, self.image_loss, self.clip_bound, self.seed = generator, image_loss, clip_bound, seed
+        self.latents = tf.Variable(tf.zeros([width, latent_dim]), name="latents")
+        self.adam = LatentAdam(self.latents, learning_rate)
+        self.rng = tf.random.Generator.from_seed(seed)
+
+    def recover(self, targets, initial_latents, steps, progress=None):
+        """The method: from the initial latents, `steps` Adam steps on the image
+        loss, each followed by stochastic clipping where there is a bound; then
+        the generator's faces for the final latents. Returns those latents and
+        faces, and the history: (loss [N], terms) before each step and, last,
+        after the final one."""
+        features = self._start(targets, initial_latents)
+        history = []
+        for _ in range(steps):
+            history.append(self._step(targets, features))
+            if progress is not None:
+                progress.add(1)
+        images, total, terms = self._evaluate(targets, features)
+        history.append((total, terms))
+        return self.latents.numpy(), images, history
+
+    def warm_up(self, targets, initial_latents, steps):
+        """Trace the step and the evaluation, then rewind the clipping RNG (every
+        batch restarts the latents and Adam anyway): the run that follows draws
+        exactly what it would have drawn untraced."""
+        features = self._start(targets, initial_latents)
+        if steps:
+            self._step(targets, features)
+        self._evaluate(targets, features)
+        self.rng.reset_from_seed(self.seed)
+
+    def _start(self, targets, initial_latents):
+        """Every batch starts afresh: no Adam moments carry over from the faces before."""
+        self.latents.assign(initial_latents)
+        self.adam.reset()
+        return self.image_loss.target_features(targets)
+
+    @tf.function
+    def _step(self, targets, features):
+        with tf.GradientTape() as tape:
+            total, terms = self.image_loss(targets, features, self.generator(self.latents))
+            objective = tf.reduce_sum(total)
+        self.adam.apply(self.latents, tape.gradient(objective, self.latents))
+        if self.clip_bound:
+            stochastic_clip(self.latents, self.clip_bound, self.rng)
+        return total, terms
+
+    @tf.function
+    def _evaluate(self, targets, features):
+        images = self.generator(self.latents)
+        total, terms = self.image_loss(targets, features, images)
+        return images, total, terms
+
+
 def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=0.01,
                     clip_bound=None, seed=0, batch_size=50, progress=None):
     """Optimise latents so that generator(latent) matches each target face.
@@ -123,63 +184,30 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
         raise InputError(f"need faces, steps >= 0 and a positive batch size "
                          f"(got {count} faces, {steps} steps, batch {batch_size})")
     width = min(batch_size, count)
-    latents = tf.Variable(tf.zeros([width, initial_latents.shape[1]]), name="latents")
-    adam = LatentAdam(latents, learning_rate)
-    rng = tf.random.Generator.from_seed(seed)
-
-    @tf.function
-    def step(batch, features):
-        with tf.GradientTape() as tape:
-            total, terms = image_loss(batch, features, generator(latents))
-            objective = tf.reduce_sum(total)
-        adam.apply(latents, tape.gradient(objective, latents))
-        if clip_bound:
-            stochastic_clip(latents, clip_bound, rng)
-        return total, terms
-
-    @tf.function
-    def evaluate(batch, features):
-        images = generator(latents)
-        total, terms = image_loss(batch, features, images)
-        return images, total, terms
+    descent = _LatentDescent(generator, image_loss, width, initial_latents.shape[1], learning_rate,
+                             clip_bound, seed)
 
     def pad(array, start):
         """Rows start..start+width, the last one repeated to fill a short final batch."""
         rows = array[start:start + width]
         return np.concatenate([rows, np.repeat(rows[-1:], width - len(rows), axis=0)])
 
-    def begin_batch(start):
-        batch = pad(targets, start)
-        latents.assign(pad(initial_latents, start))
-        adam.reset()
-        return batch, image_loss.target_features(batch)
-
-    warm_up = begin_batch(0)  # trace outside the clock, then start from scratch
-    if steps:
-        step(*warm_up)
-    evaluate(*warm_up)
-    rng.reset_from_seed(seed)
+    descent.warm_up(pad(targets, 0), pad(initial_latents, 0), steps)
 
     sums = {name: np.zeros(steps + 1) for name in ("loss", *image_loss.weights)}
     out_latents, out_images, final_loss = [], [], []
     start_time = time.perf_counter()
     for start in range(0, count, width):
-        real = min(width, count - start)
-        batch, features = begin_batch(start)
-        history = []
-        for _ in range(steps):
-            history.append(step(batch, features))
-            if progress is not None:
-                progress.add(1)
-        images, total, terms = evaluate(batch, features)
-        history.append((total, terms))
+        real = min(width, count - start)  # faces in this batch that are not padding
+        latents, images, history = descent.recover(pad(targets, start), pad(initial_latents, start), steps,
+                                                   progress)
         for t, (total, terms) in enumerate(history):
             sums["loss"][t] += float(tf.reduce_sum(total[:real]))
             for name, value in terms.items():
                 sums[name][t] += float(tf.reduce_sum(value[:real]))
-        out_latents.append(latents.numpy()[:real])
+        out_latents.append(latents[:real])
         out_images.append(np.asarray(images)[:real])
-        final_loss.append(np.asarray(total)[:real])
+        final_loss.append(np.asarray(history[-1][0])[:real])
     seconds = time.perf_counter() - start_time
     return Recovery(np.concatenate(out_latents), np.concatenate(out_images),
                     {name: values / count for name, values in sums.items()},

@@ -9,7 +9,9 @@ import numpy as np
 
 from faceinv import files
 from faceinv.errors import InputError
-from faceinv.generators import render_batches
+from faceinv.models.generators import render_batches
+
+EDIT_START, EDIT_END, EDIT_STEPS = -3.0, 3.0, 7  # InterFaceGAN's range: 3 units each side of the boundary
 
 
 def conditional_direction(primary, conditions=()):
@@ -26,7 +28,7 @@ def conditional_direction(primary, conditions=()):
     return direction / norm
 
 
-def edit_path(latents, direction, start=-3.0, end=3.0, steps=7):
+def edit_path(latents, direction, start=EDIT_START, end=EDIT_END, steps=EDIT_STEPS):
     """Latents [N, steps, latent_dim]: each latent moved by alpha * direction, alpha from start to end."""
     alphas = np.linspace(start, end, steps)
     latents = np.asarray(latents, np.float64)

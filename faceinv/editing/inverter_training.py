@@ -14,87 +14,75 @@ All three networks update from the same forward pass. A checkpoint is written
 after every epoch; rerunning the same command resumes after the last one.
 """
 import dataclasses
-import math
 import os
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv import attribute_data, files
-from faceinv import residual_gan as gan
-from faceinv.progress import progress
-from faceinv.errors import InputError, TrainingDiverged
+from faceinv import files
+from faceinv.config import check_non_negative, check_positive, setting
+from faceinv.data import attribute_data
+from faceinv.editing import residual_gan as gan
+from faceinv.errors import InputError
+from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
+from faceinv.training import Training, adam
 
 PREVIEW_COLUMNS = ["without", "added", "with", "removed"]
 
 
 @dataclasses.dataclass
 class InverterConfig:
-    data: str                       # description of the data (resume check)
-    size: int                       # the faces' resolution
-    width: int = 64
-    attention: bool = False
-    epochs: int = 100
-    batch_size: int = 8
-    learning_rate: float = 2e-4
-    beta1: float = 0.5
-    adversarial_weight: float = 1.0
-    dual_weight: float = 10.0
-    residual_weight: float = 5.0
-    perceptual_weight: float = 0.1
-    mask_weight: float = 0.05
-    seed: int = 0
-    checkpoint_dir: str = "checkpoints/attribute_inverter"
-    log_dir: str = "logs/attribute_inverter"
-    export_dir: str = "saved_model/attribute_inverter"
-
-    # What a resumed run may change: how long it runs and where it writes.
-    FREE_KEYS = ("epochs", "checkpoint_dir", "log_dir", "export_dir")
+    """The inverter's training settings (attribute_inverter.py train's flags come from them)."""
+    size: int = setting(None, "training resolution (default: the data's own)", type=int)
+    width: int = setting(64, "channels of the first layer; the rest scale with it")
+    attention: bool = setting(False, "learn a mask: residual = mask * tanh(r), with the mean mask penalised")
+    epochs: int = setting(100, "epochs in all (a rerun resumes up to this)")
+    batch_size: int = setting(8, "faces of each class per step")
+    learning_rate: float = setting(2e-4, "Adam's learning rate (both generators and the discriminator)",
+                                   flags=("--lr",))
+    beta1: float = setting(0.5, "Adam's beta1")
+    adversarial_weight: float = setting(1.0, "the discriminator should see add(x) as with, remove(y) as without")
+    dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
+    residual_weight: float = setting(5.0, "L1 of both residuals: small, local edits")
+    perceptual_weight: float = setting(0.1, "the discriminator's features of an edit should match its input's")
+    mask_weight: float = setting(0.05, "with --attention, the mean attention mask")
+    seed: int = setting(0, "seeds the networks' initial weights and the batches")
+    checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
+                                  "checkpoint folder (resumed from)", output=True)
+    log_dir: str = setting(os.path.join(PATH_LOGS, "attribute_inverter"), "TensorBoard folder", output=True)
+    export_dir: str = setting(os.path.join(PATH_SAVED_MODEL, "attribute_inverter"),
+                              "where both generators are exported", output=True)
 
     def check(self):
         if self.size % 32 or self.size < 64:
             raise InputError(f"--size must be a multiple of 32 and at least 64 (the discriminator halves "
                              f"it five times, and instance norm needs maps of 2x2 or more), not {self.size}")
-        if min(self.epochs, self.batch_size, self.width) <= 0:
-            raise InputError("epochs, batch size and width must be positive")
-        weights = [self.adversarial_weight, self.dual_weight, self.residual_weight,
-                   self.perceptual_weight, self.mask_weight]
-        if min(weights) < 0:
-            raise InputError("loss weights must be non-negative")
+        check_positive(self, "epochs", "batch_size", "width", "learning_rate")
+        check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
+                           "mask_weight")
 
 
-class InverterTrainer:
+class InverterTrainer(Training):
     """The two generators, the discriminator and the compiled step; `fit()` runs the epochs."""
+    shown = ("generator", "discriminator")
 
     def __init__(self, config, split):
         config.check()
-        self.config, self.split = config, split
+        super().__init__(config, config.checkpoint_dir, config.log_dir)
+        self.split = split
         self.steps_per_epoch = attribute_data.steps_per_epoch(split, config.batch_size)
-        settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in config.FREE_KEYS}
-        files.check_same_settings(os.path.join(config.checkpoint_dir, "run.json"), settings,
-                                  "use another --run or delete its checkpoints")
         keras.utils.set_random_seed(config.seed)
         c = config
         self.add = gan.build_generator("add", c.width, c.attention)
         self.remove = gan.build_generator("remove", c.width, c.attention)
         self.discriminator = gan.build_discriminator(c.size, c.width)
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
-        self.g_optimizer = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta1)
-        self.d_optimizer = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta1)
-        self.g_optimizer.build(self.generator_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.checkpoint = tf.train.Checkpoint(add=self.add, remove=self.remove,
-                                              discriminator=self.discriminator,
-                                              g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer,
-                                              epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, c.checkpoint_dir, max_to_keep=3)
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            print(f"resuming from {self.manager.latest_checkpoint} (epoch {int(self.epoch.numpy())} done)")
-        self.train_step = tf.function(self._train_step, jit_compile=True)
+        self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
+        self.d_optimizer = adam(c.learning_rate, c.beta1, self.discriminator.trainable_variables)
+        self.track(add=self.add, remove=self.remove, discriminator=self.discriminator,
+                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
+        self.step = tf.function(self._train_step, jit_compile=True)
 
     def losses(self, without, with_):
         """Every loss of one batch pair, as a dict of scalars (the step differentiates
@@ -142,40 +130,17 @@ class InverterTrainer:
         rows = np.stack([without, added, with_, removed], 1).reshape(-1, *without.shape[1:])
         return files.image_grid(rows, 4, self.split.label, PREVIEW_COLUMNS)
 
-    def fit(self):
+    def epoch_batches(self, epoch):
         c = self.config
-        writer = tf.summary.create_file_writer(c.log_dir)
-        history = []
-        for epoch in range(int(self.epoch.numpy()), c.epochs):
-            print(f"epoch {epoch + 1}/{c.epochs}")
-            bar, sums, started = progress(self.steps_per_epoch, unit="step"), {}, time.perf_counter()
-            batches = attribute_data.pairs(self.split, c.size, c.batch_size, c.seed, epoch)
-            for step, (without, with_) in enumerate(batches):
-                values = {k: float(v) for k, v in self.train_step(without, with_).items()}
-                if not all(map(math.isfinite, values.values())):
-                    kept = self.manager.latest_checkpoint or "none yet"
-                    raise TrainingDiverged(
-                        f"a loss became non-finite at epoch {epoch + 1}, step {step + 1} ({values}); "
-                        f"the last good checkpoint ({kept}) is intact: lower the learning rate, "
-                        "then rerun to resume from it")
-                with writer.as_default(step=epoch * self.steps_per_epoch + step):
-                    for key, value in values.items():
-                        tf.summary.scalar(f"loss/{key}", value)
-                for key, value in values.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                bar.update(step + 1, values=[(k, values[k]) for k in ("generator", "discriminator")])
-            history.append({"epoch": epoch + 1, **{k: v / self.steps_per_epoch for k, v in sums.items()},
-                            "seconds": time.perf_counter() - started})
-            with writer.as_default(step=epoch + 1):
-                tf.summary.image("preview", self.preview()[None])
-            self.epoch.assign(epoch + 1)
-            self.manager.save(checkpoint_number=epoch + 1)
-            writer.flush()
-        return history
+        return "loss", attribute_data.pairs(self.split, c.size, c.batch_size, c.seed, epoch), self.steps_per_epoch
+
+    def end_of_epoch(self, epoch, writer):
+        with writer.as_default(step=epoch + 1):
+            tf.summary.image("preview", self.preview()[None])
 
     def export(self):
         meta = {"size": self.config.size, "label": self.split.label, "source": self.split.source,
-                "standin": self.split.source == "synthetic", "epochs": int(self.epoch.numpy()),
+                "standin": self.split.source == "synthetic", "epochs": self.epochs_done,
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
                 "config": dataclasses.asdict(self.config)}
         gan.export_inverter(self.add, self.remove, self.config.export_dir, meta)

@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf.message import DecodeError
 
-from faceinv import packaged_weights
 from faceinv.errors import InputError
+from faceinv.models import packaged_weights
 
 INPUT_SIZE = 160
 PAPER_EMBEDDING_SIZE = 128

@@ -6,7 +6,7 @@ forms are their means over the batch.
 """
 import tensorflow as tf
 
-from faceinv import metrics
+from faceinv.report import metrics
 
 
 def z_loss(true_latents, predicted_latents):

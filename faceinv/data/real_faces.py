@@ -18,9 +18,10 @@ import re
 
 import numpy as np
 
-from faceinv import alignment, files
-from faceinv.progress import progress
+from faceinv import files
+from faceinv.data import alignment
 from faceinv.errors import InputError
+from faceinv.progress import progress
 
 FACES, MANIFEST, SKIPPED, META, GRID = "faces", "manifest.csv", "skipped.csv", "meta.json", "grid.png"
 LAYOUTS = ("vggface2", "ar", "folder")

@@ -17,10 +17,11 @@ import os
 
 import numpy as np
 
-from faceinv import alignment, files
-from faceinv.progress import progress
+from faceinv import files
+from faceinv.data import alignment
 from faceinv.errors import InputError
-from faceinv.generators import render_batches
+from faceinv.models.generators import render_batches
+from faceinv.progress import progress
 
 LATENTS, SCORES, NAMES, META = "latents.npy", "scores.npy", "attributes.txt", "meta.json"
 SOURCES = ("synthetic", "landmarks", "classifier")

@@ -25,6 +25,7 @@ from PIL import Image
 
 from faceinv.errors import InputError
 
+MIN_FACE_SIZE = 20  # pixels: MTCNN's smallest face (its own default)
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # image left/right
 DETECT_MAX_SIDE = 1024  # larger photos are shrunk for detection only: MTCNN's cost grows with area
 
@@ -83,7 +84,7 @@ def warp(image, landmarks, size, template=CELEBA_PROGAN):
 class FaceDetector:
     """MTCNN with the weights its package ships; finds the most confident face."""
 
-    def __init__(self, min_face_size=20):
+    def __init__(self, min_face_size=MIN_FACE_SIZE):
         from mtcnn import MTCNN
         self._mtcnn = MTCNN()
         self.min_face_size = min_face_size

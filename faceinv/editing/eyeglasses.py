@@ -21,9 +21,10 @@ the leak the authors report.
 import numpy as np
 import tensorflow as tf
 
-from faceinv import data, editing
-from faceinv.generators import sample_latents
-from faceinv.synthetic import ATTRIBUTES
+from faceinv.data import pipelines
+from faceinv.editing import edits
+from faceinv.models.generators import sample_latents
+from faceinv.models.synthetic import ATTRIBUTES
 
 WITHOUT_MAX, WITH_MIN = 0.25, 1.75
 OFF_SCORE, ON_SCORE = -0.5, 2.5     # opacity 0.3% and 99.8%
@@ -43,7 +44,7 @@ OUTSIDE_THRESHOLD = 0.02
 
 def _glasses_only_direction(generator):
     others = [generator.attribute_directions[a] for a in ATTRIBUTES if a != "eyeglasses"]
-    return editing.conditional_direction(generator.attribute_directions["eyeglasses"], others)
+    return edits.conditional_direction(generator.attribute_directions["eyeglasses"], others)
 
 
 def split_latents(generator, count, seed):
@@ -77,7 +78,7 @@ def counterfactuals(generator, latents, size=None):
 
 
 def _resized(faces, size):
-    return np.asarray(faces if size in (None, faces.shape[1]) else data.resize(faces, size))
+    return np.asarray(faces if size in (None, faces.shape[1]) else pipelines.resize(faces, size))
 
 
 def eye_region(off, on):

@@ -19,10 +19,16 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from faceinv import data, eyeglasses, files
-from faceinv.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
+from faceinv import files
+from faceinv.data import pipelines
+from faceinv.editing import eyeglasses
+from faceinv.editing.attribute_classifier import (
+    celeba_photos,
+    celeba_window,
+    read_celeba_attributes,
+)
 from faceinv.errors import InputError
-from faceinv.generators import render_batches
+from faceinv.models.generators import render_batches
 
 
 @dataclasses.dataclass
@@ -71,7 +77,7 @@ def folder_split(without_folder, with_folder, limit=0):
         (a, path_a), (b, path_b) = list(sizes.items())[:2]
         raise InputError(f"the two folders mix image sizes: {path_a} is {a[0]}x{a[1]}, {path_b} is "
                          f"{b[0]}x{b[1]}; crop them alike first (prepare_real_faces.py --layout folder)")
-    data.check_image_files(classes[0] + classes[1])
+    pipelines.check_image_files(classes[0] + classes[1])
     return TwoClasses(classes[0], classes[1], "folders",
                       f"faces of {os.path.abspath(without_folder)} / {os.path.abspath(with_folder)}")
 
@@ -106,14 +112,14 @@ def _load(item, split):
     if item.dtype == tf.uint8:
         return tf.image.convert_image_dtype(item, tf.float32)
     if split.crop_celeba:
-        return celeba_window(data.decode(item)[None])[0]
-    return data.decode(item)
+        return celeba_window(pipelines.decode(item)[None])[0]
+    return pipelines.decode(item)
 
 
 def _class_dataset(faces, split, size, order):
     items = faces[order] if isinstance(faces, np.ndarray) else np.asarray(faces)[order]
     return tf.data.Dataset.from_tensor_slices(items).map(
-        lambda item: data.resize(_load(item, split), size), num_parallel_calls=tf.data.AUTOTUNE)
+        lambda item: pipelines.resize(_load(item, split), size), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def pairs(split, size, batch_size, seed, epoch):

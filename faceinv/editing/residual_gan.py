@@ -32,9 +32,7 @@ import os
 import keras
 import tensorflow as tf
 
-from faceinv import files
-from faceinv.encoder import export_model
-from faceinv.errors import InputError
+from faceinv import savedmodel
 
 layers = keras.layers
 META_FILE = "inverter.json"
@@ -127,7 +125,7 @@ def export_inverter(add, remove, folder, meta):
     `mask` with attention), each with inverter.json beside it."""
     for name, model in (("add", add), ("remove", remove)):
         outputs = ("edited", "residual", "mask")[:len(model.outputs)]
-        export_model(model, os.path.join(folder, name), dict(meta, direction=name), META_FILE, outputs)
+        savedmodel.export(model, os.path.join(folder, name), dict(meta, direction=name), META_FILE, outputs)
 
 
 class LoadedInverter:
@@ -135,17 +133,13 @@ class LoadedInverter:
 
     def __init__(self, folder):
         self.folder = folder
-        self._serve = {}
-        for name in ("add", "remove"):
-            path = os.path.join(folder, name)
-            if not os.path.exists(os.path.join(path, "saved_model.pb")):
-                raise InputError(f"no exported attribute inverter in {folder} "
-                                 f"(missing {name}/; attribute_inverter.py train writes it)")
-            self._serve[name] = tf.saved_model.load(path).signatures["serving_default"]
-        self.meta = files.load_json(os.path.join(folder, "add", META_FILE))
+        self.directions = {name: savedmodel.SavedModel(os.path.join(folder, name), META_FILE,
+                                                       f"attribute inverter ({name}/)", "attribute_inverter.py train")
+                           for name in ("add", "remove")}
+        self.meta = self.directions["add"].meta
         self.size = self.meta["size"]
         self.label = self.meta["label"]
 
     def __call__(self, faces, direction):
-        out = self._serve[direction](faces=tf.convert_to_tensor(faces, tf.float32))
-        return out["edited"].numpy(), out["residual"].numpy()
+        out = self.directions[direction](faces)
+        return out["edited"], out["residual"]

@@ -12,9 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from faceinv import files
-from faceinv.progress import progress
 from faceinv.errors import InputError
-from faceinv.generators import sample_latents
+from faceinv.models.generators import sample_latents
+from faceinv.progress import progress
 
 LATENTS, FACES, META, GRID = "latents.npy", "faces", "meta.json", "grid.png"
 GRID_COLUMNS = 8

@@ -17,10 +17,11 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from faceinv import files, metrics
+from faceinv import files
+from faceinv.data.face_sets import read_targets
 from faceinv.errors import InputError
-from faceinv.face_sets import read_targets
-from faceinv.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
+from faceinv.report import metrics
+from faceinv.report.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
 
 # Bayat et al. 2020, Table 1: 50 generated test faces, one RTX 2080 Ti.
 # (the paper's method, PSNR dB, FaceNet cosine distance, which the paper calls "FID",

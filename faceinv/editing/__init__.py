@@ -1,0 +1,1 @@
+"""Latent and image edits: attribute scores, InterFaceGAN boundaries, conditional edits, the residual attribute inverter."""

@@ -1,0 +1,1 @@
+"""Results folders, the metrics, Table 1 and Figure 4."""
