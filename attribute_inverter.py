@@ -33,13 +33,7 @@ from faceinv.editing.attribute_classifier import PROGAN_WINDOW
 from faceinv.editing.inverter_training import InverterConfig
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
-from faceinv.paths import (
-    PATH_CELEBA,
-    PATH_CHECKPOINTS,
-    PATH_LOGS,
-    PATH_RESULTS,
-    PATH_SAVED_MODEL,
-)
+from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
 from faceinv.progress import progress
 
 PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")

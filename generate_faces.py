@@ -16,12 +16,7 @@ import os
 from faceinv import cli, config
 from faceinv.config import setting
 from faceinv.data.face_sets import check_request, write_face_set
-from faceinv.models.generators import (
-    GENERATOR,
-    GENERATOR_HELP,
-    generator_tag,
-    load_generator,
-)
+from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator
 from faceinv.paths import PATH_Z_VECTORS
 
 SETS = {"test": (50, 0), "train": (100_000, 1)}  # name: (faces, seed)

@@ -43,12 +43,7 @@ from faceinv.models.encoder import LoadedEncoder
 from faceinv.models.facenet import DEFAULT as FACENET_DEFAULT
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.models.generators import (
-    GENERATOR,
-    load_generator,
-    sample_latents,
-    tagged_path,
-)
+from faceinv.models.generators import GENERATOR, load_generator, sample_latents, tagged_path
 from faceinv.paths import PATH_ENCODER, PATH_RESULTS, PATH_TEST_FACES
 from faceinv.progress import progress
 from faceinv.report.results import write_loss_curves, write_results

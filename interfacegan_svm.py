@@ -27,20 +27,8 @@ from faceinv.config import override, setting
 from faceinv.editing import attributes, boundaries, edits
 from faceinv.editing.attribute_classifier import ClassifierConfig
 from faceinv.errors import InputError
-from faceinv.models.generators import (
-    GENERATOR,
-    GENERATOR_HELP,
-    generator_tag,
-    load_generator,
-    sample_latents,
-)
-from faceinv.paths import (
-    PATH_CELEBA,
-    PATH_CHECKPOINTS,
-    PATH_LOGS,
-    PATH_RESULTS,
-    PATH_SAVED_MODEL,
-)
+from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
+from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
 
 PATH_CLASSIFIER = os.path.join(PATH_SAVED_MODEL, "attributes_celeba")
 PATH_INTERFACEGAN = os.path.join(PATH_RESULTS, "interfacegan")

@@ -26,16 +26,9 @@ from faceinv import cli, config, files
 from faceinv.config import setting
 from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
 from faceinv.editing.boundaries import load_boundary
-from faceinv.editing.edits import (
-    EDIT_END,
-    EDIT_START,
-    EDIT_STEPS,
-    edit_path,
-    render_edits,
-    save_edit_grid,
-)
+from faceinv.editing.edits import EDIT_END, EDIT_START, EDIT_STEPS, edit_path, render_edits, save_edit_grid
 from faceinv.errors import InputError
-from faceinv.inversion.comparison import hybrid_encoder
+from faceinv.inversion.comparison import photo_inversion
 from faceinv.inversion.gradient_recovery import (
     BASELINE_LR,
     BASELINE_STEPS,
@@ -49,13 +42,7 @@ from faceinv.models.encoder import LoadedEncoder
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.models.generators import (
-    GENERATOR,
-    GENERATOR_HELP,
-    generator_tag,
-    load_generator,
-    sample_latents,
-)
+from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
 from faceinv.paths import PATH_RESULTS
 from faceinv.report import metrics
 
@@ -91,17 +78,10 @@ def resolve(c):
     if (c.steps is not None and c.steps < 0) or (c.learning_rate is not None and c.learning_rate <= 0):
         raise InputError("--steps must be >= 0 and --lr positive")
     tag = generator_tag(c.generator)
-    encoder, steps, lr = c.encoder, HYBRID_STEPS, HYBRID_LR
-    if encoder is None:
-        found = hybrid_encoder(tag)
-        if found:
-            encoder, steps, lr = found
-        else:
-            print(f"no trained encoder for {tag} (reproduce_table1.py --generator {c.generator} trains one): "
-                  "falling back to optimisation from a random start")
-            encoder = "none"
-    if encoder == "none":
-        steps, lr = BASELINE_STEPS, BASELINE_LR
+    encoder, steps, lr = photo_inversion(tag, c.encoder)
+    if c.encoder is None and encoder == "none":
+        print(f"no trained encoder for {tag} (reproduce_table1.py --generator {c.generator} trains one): "
+              "falling back to optimisation from a random start")
     return dataclasses.replace(
         c, encoder=encoder, steps=steps if c.steps is None else c.steps,
         learning_rate=lr if c.learning_rate is None else c.learning_rate,

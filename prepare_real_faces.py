@@ -24,14 +24,7 @@ import os
 from faceinv import cli, config
 from faceinv.config import setting
 from faceinv.data.alignment import MIN_FACE_SIZE
-from faceinv.data.real_faces import (
-    FACES,
-    LAYOUTS,
-    SKIPPED,
-    prepare,
-    select_folder,
-    select_vggface2,
-)
+from faceinv.data.real_faces import FACES, LAYOUTS, SKIPPED, prepare, select_folder, select_vggface2
 from faceinv.errors import InputError
 
 PATH_VGGFACE2 = "datasets/vggface2/train"

@@ -28,13 +28,7 @@ import report_table1
 import resnet
 import resnet_test
 from faceinv import cli, config, files
-from faceinv.inversion.comparison import (
-    ENCODERS,
-    LOSSES,
-    SETTINGS,
-    encoder_folder,
-    encoder_run,
-)
+from faceinv.inversion.comparison import ENCODERS, LOSSES, SETTINGS, encoder_folder, encoder_run
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag

@@ -22,12 +22,7 @@ from faceinv.data.face_sets import read_targets
 from faceinv.errors import InputError
 from faceinv.inversion.interpolation import write_interpolation
 from faceinv.models.encoder import LoadedEncoder
-from faceinv.models.generators import (
-    GENERATOR,
-    load_generator,
-    sample_latents,
-    tagged_path,
-)
+from faceinv.models.generators import GENERATOR, load_generator, sample_latents, tagged_path
 from faceinv.paths import PATH_ENCODER, PATH_RESULTS, PATH_TEST_FACES
 from faceinv.progress import progress
 from faceinv.report import metrics

@@ -104,3 +104,19 @@ def test_the_dcgan_template_is_where_mtcnn_finds_its_faces_landmarks(detector):
     assert found > 48
     np.testing.assert_allclose(mean, TEMPLATE.points, atol=1.0)
     assert np.abs(TEMPLATE.points - alignment.CELEBA_PROGAN.at(64)).max() > 3  # not ProGAN's framing
+
+
+def test_detections_list_every_face_with_its_size(detector):
+    """Two astronauts, the second half the size: both found, the larger's box four times the area,
+    and landmarks() still answers with the most confident one."""
+    astronaut = Image.fromarray(data.astronaut())
+    pair = Image.new("RGB", (1024, 512))
+    pair.paste(astronaut, (0, 0))
+    pair.paste(astronaut.resize((256, 256)), (640, 128))
+    faces = detector.detections(np.asarray(pair))
+    assert len(faces) == 2 and faces[0][1] >= faces[1][1]
+    big, small = sorted(faces, key=lambda face: -face[2])
+    assert big[2] / small[2] == pytest.approx(4.0, rel=0.25)
+    assert big[0][:, 0].max() < 512 < small[0][:, 0].min()  # the big face is the left one
+    points, confidence = detector.landmarks(np.asarray(pair))
+    np.testing.assert_array_equal(points, faces[0][0])

@@ -9,13 +9,7 @@ from conftest import TINY_LABEL
 
 from faceinv.errors import InputError
 from faceinv.models import progan
-from faceinv.models.generators import (
-    PROGAN_HANDLE,
-    generator_tag,
-    hub_cache_folder,
-    load_generator,
-    sample_latents,
-)
+from faceinv.models.generators import PROGAN_HANDLE, generator_tag, hub_cache_folder, load_generator, sample_latents
 
 
 def check_generator(generator, n=3):

@@ -17,6 +17,7 @@ HELP = {
     ("report_table1.py",): ["--results", "results/{generator}"],
     ("reproduce_table1.py",): ["--setting", "cpu-2h"],
     ("invert_photo.py",): ["photo", "--encoder", "--attribute"],
+    ("demo.py",): ["--generator", "--host", "--ssl-certfile", "127.0.0.1"],
     ("prepare_real_faces.py",): ["vggface2", "--out"],
     ("interfacegan_svm.py",): ["classifier", "score", "boundaries", "edit"],
     ("interfacegan_svm.py", "classifier"): ["usage"],

@@ -2,12 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from faceinv.models.synthetic import (
-    ATTRIBUTE_COSINES,
-    ATTRIBUTES,
-    FEATURE_ROWS,
-    SyntheticFaces,
-)
+from faceinv.models.synthetic import ATTRIBUTE_COSINES, ATTRIBUTES, FEATURE_ROWS, SyntheticFaces
 
 
 def latents(n, seed=0):

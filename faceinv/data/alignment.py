@@ -89,9 +89,9 @@ class FaceDetector:
         self._mtcnn = MTCNN()
         self.min_face_size = min_face_size
 
-    def landmarks(self, image):
-        """(landmarks [5, 2] float, confidence) of the most confident face in a
-        uint8 RGB image, or (None, 0.0) when there is none."""
+    def detections(self, image):
+        """Every face MTCNN finds in a uint8 RGB image, most confident first, as
+        (landmarks [5, 2] float, confidence, box area in pixels) in the image's coordinates."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"face detection needs a uint8 RGB image, not {image.dtype} {image.shape}")
@@ -101,13 +101,20 @@ class FaceDetector:
                 (round(image.shape[1] * factor), round(image.shape[0] * factor)), Image.Resampling.BOX)
             image = np.asarray(small)
         found = self._mtcnn.detect_faces(image, output_type="numpy", min_face_size=self.min_face_size)
-        if len(found) == 0:
-            return None, 0.0
-        best = found[np.argmax(found[:, 5])]
-        # Columns 6-10 hold the five x, 11-15 the five y; MTCNN counts pixel
-        # centres at integers, we at i + 0.5.
-        points = np.stack([best[6:11], best[11:16]], axis=1).astype(np.float64) + 0.5
-        return points / factor, float(best[5])
+        faces = []
+        for row in sorted(found, key=lambda r: -r[5]):
+            # Columns 1-4 hold the box (x, y, width, height), 6-10 the five x, 11-15
+            # the five y; MTCNN counts pixel centres at integers, we at i + 0.5.
+            points = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float64) + 0.5
+            area = float(row[3] * row[4]) / factor ** 2
+            faces.append((points / factor, float(row[5]), area))
+        return faces
+
+    def landmarks(self, image):
+        """(landmarks [5, 2] float, confidence) of the most confident face in a
+        uint8 RGB image, or (None, 0.0) when there is none."""
+        faces = self.detections(image)
+        return (faces[0][0], faces[0][1]) if faces else (None, 0.0)
 
     def align(self, image, size, template=CELEBA_PROGAN):
         """The most confident face of a uint8 RGB image as an aligned uint8 size x

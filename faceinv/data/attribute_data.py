@@ -22,11 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from faceinv import files
 from faceinv.data import pipelines
 from faceinv.editing import eyeglasses
-from faceinv.editing.attribute_classifier import (
-    celeba_photos,
-    celeba_window,
-    read_celeba_attributes,
-)
+from faceinv.editing.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.errors import InputError
 from faceinv.models.generators import render_batches
 

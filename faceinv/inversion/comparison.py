@@ -10,7 +10,7 @@ minutes, only the pixel loss teaches an encoder more than the mean face
 """
 import os
 
-from faceinv.inversion.gradient_recovery import BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
+from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
 from faceinv.paths import PATH_SAVED_MODEL
 
 ENCODERS = ("z", "z-pixel", "z-perceptual")  # z first: the cpu-2h z-perceptual encoder starts from it
@@ -75,3 +75,17 @@ def hybrid_encoder(tag):
         if os.path.exists(os.path.join(folder, "saved_model.pb")):
             return folder, s["hybrid_steps"], s["hybrid_lr"]
     return None
+
+
+def photo_inversion(tag, encoder=None):
+    """(encoder folder or "none", steps, learning rate) for inverting a photo (invert_photo.py,
+    demo.py): a given encoder with the hybrid's defaults; by default the encoder the comparison
+    trained for the hybrid, with its settings; without one ("none"), the Adam baseline."""
+    if encoder is None:
+        found = hybrid_encoder(tag)
+        if found:
+            return found
+        encoder = "none"
+    if encoder == "none":
+        return encoder, BASELINE_STEPS, BASELINE_LR
+    return encoder, HYBRID_STEPS, HYBRID_LR

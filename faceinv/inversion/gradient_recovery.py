@@ -121,7 +121,7 @@ class _LatentDescent:
         self.adam = LatentAdam(self.latents, learning_rate)
         self.rng = tf.random.Generator.from_seed(seed)
 
-    def recover(self, targets, initial_latents, steps, progress=None):
+    def recover(self, targets, initial_latents, steps, progress=None, on_step=None):
         """The method: from the initial latents, `steps` Adam steps on the image
         loss, each followed by stochastic clipping where there is a bound; then
         the generator's faces for the final latents. Returns those latents and
@@ -129,10 +129,12 @@ class _LatentDescent:
         after the final one."""
         features = self._start(targets, initial_latents)
         history = []
-        for _ in range(steps):
+        for step in range(steps):
             history.append(self._step(targets, features))
             if progress is not None:
                 progress.add(1)
+            if on_step is not None:
+                on_step(step + 1, self.latents.numpy())
         images, total, terms = self._evaluate(targets, features)
         history.append((total, terms))
         return self.latents.numpy(), images, history
@@ -171,8 +173,10 @@ class _LatentDescent:
 
 
 def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=0.01,
-                    clip_bound=None, seed=0, batch_size=50, progress=None):
+                    clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None):
     """Optimise latents so that generator(latent) matches each target face.
+    `on_step(step, latents)`, if given, sees the batch's latents after every step
+    (the web page shows the refinement as it goes).
 
     Curves hold the loss of the latents before each step and, last, after the
     final one. The first batch's step is traced and discarded before the clock
@@ -200,7 +204,7 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
     for start in range(0, count, width):
         real = min(width, count - start)  # faces in this batch that are not padding
         latents, images, history = descent.recover(pad(targets, start), pad(initial_latents, start), steps,
-                                                   progress)
+                                                   progress, on_step)
         for t, (total, terms) in enumerate(history):
             sums["loss"][t] += float(tf.reduce_sum(total[:real]))
             for name, value in terms.items():

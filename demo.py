@@ -1,0 +1,151 @@
+"""A web page to invert and edit a face: upload a photo or use the webcam.
+
+The page shows the photo's face as MTCNN aligns it to the generator's framing,
+its reconstruction (the encoder's guess, then the refinement steps as they
+run), the FaceNet identity similarity and the time taken; sliders move the
+latent along the InterFaceGAN boundaries (optionally conditional), a second
+face can be interpolated to, and the attribute inverter adds or removes
+eyeglasses where one is trained. The latent (.npy) and the edited face (.png)
+can be downloaded. What is missing (no encoder, no boundaries, no inverter)
+is said on the page with the command that makes it.
+
+    pip install -r requirements-demo.txt
+    python demo.py                                  # the trained DCGAN, offline: http://127.0.0.1:7860
+    python demo.py --generator synthetic            # the ground-truth test bed
+    python demo.py --host 0.0.0.0 --ssl-certfile cert.pem --ssl-keyfile key.pem   # other machines
+
+It listens on 127.0.0.1 by default: browsers give the webcam to secure origins
+only, which are https:// pages and the loopback address. Nothing is fetched
+from elsewhere (no analytics, no web fonts); uploads and downloads stay under
+--out.
+"""
+import dataclasses
+import ipaddress
+import os
+
+from faceinv import cli, config  # cli first: it quiets TensorFlow's start-up
+from faceinv.config import setting
+from faceinv.errors import InputError
+from faceinv.paths import PATH_RESULTS, PATH_SAVED_MODEL
+
+PATH_DEMO = os.path.join(PATH_RESULTS, "demo")
+PATH_BOUNDARIES = "boundaries"  # committed boundaries: boundaries/<generator>/
+PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
+
+
+@dataclasses.dataclass
+class Config:
+    generator: str = setting("dcgan-digiface", "generator handle (any the scripts take)")
+    encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
+                                 "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
+                           type=str)
+    steps: int = setting(None, "refinement steps (default: the comparison's for that encoder; 200 without one)",
+                         type=int)
+    learning_rate: float = setting(None, "refinement step size (default: the comparison's)", type=float,
+                                   flags=("--lr",))
+    boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
+    inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
+                                  f"inverter in {PATH_INVERTERS})", type=str)
+    facenet: str = setting("default", "FaceNet for the identity similarity (see resnet.py --help)")
+    host: str = setting("127.0.0.1", "address to listen on; another than loopback needs --ssl-certfile")
+    port: int = setting(7860, "port (0: a free one)")
+    ssl_certfile: str = setting(None, "HTTPS certificate (PEM)", type=str)
+    ssl_keyfile: str = setting(None, "HTTPS key (PEM)", type=str)
+    out: str = setting(PATH_DEMO, "the page's folder: uploads, downloads, config.json", output=True)
+
+
+def default_inverter():
+    """An exported eyeglasses inverter, the paper's CelebA one first; None if there is none."""
+    if not os.path.isdir(PATH_INVERTERS):
+        return None
+    runs = sorted(r for r in os.listdir(PATH_INVERTERS)
+                  if r.startswith("eyeglasses") and os.path.exists(os.path.join(PATH_INVERTERS, r, "add",
+                                                                                   "saved_model.pb")))
+    runs.sort(key=lambda r: "celeba" not in r)
+    return os.path.join(PATH_INVERTERS, runs[0]) if runs else None
+
+
+def resolve(c):
+    from faceinv.inversion.comparison import photo_inversion
+    from faceinv.models.generators import generator_tag
+    loopback = c.host == "localhost" or _is_loopback(c.host)
+    if not loopback and not (c.ssl_certfile and c.ssl_keyfile):
+        raise InputError(f"serving on {c.host} needs --ssl-certfile and --ssl-keyfile: browsers give the webcam "
+                         "to https:// pages and the loopback address only")
+    tag = generator_tag(c.generator)
+    encoder, steps, lr = photo_inversion(tag, c.encoder)
+    return dataclasses.replace(
+        c, encoder=encoder, steps=steps if c.steps is None else c.steps,
+        learning_rate=lr if c.learning_rate is None else c.learning_rate,
+        boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
+        inverter=c.inverter or default_inverter() or "none")
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_editor(c):
+    """The page's networks, loaded once, and what the page should say is missing."""
+    from faceinv.editing.face_editor import FaceEditor
+    from faceinv.editing.residual_gan import LoadedInverter
+    from faceinv.models.encoder import LoadedEncoder
+    from faceinv.models.facenet import load_facenet
+    from faceinv.models.generators import load_generator
+    generator = load_generator(c.generator)
+    missing = []
+    encoder = None
+    if c.encoder != "none":
+        encoder = LoadedEncoder(c.encoder)
+        encoder.check_generator(generator)
+    else:
+        missing.append(f"No trained encoder for this generator: inversion is Adam from a random start "
+                       f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-2h` "
+                       "trains one (about an hour on 2 CPU cores).")
+    boundaries = FaceEditor.read_boundaries(c.boundaries, generator.latent_dim)
+    if not boundaries:
+        missing.append(f"No boundaries in {c.boundaries}: no sliders. `python interfacegan_svm.py score "
+                       f"--generator {c.generator} --source landmarks` then `python interfacegan_svm.py "
+                       "boundaries --scores <its folder> --out " + c.boundaries + "` make them.")
+    inverter = None
+    if c.inverter != "none":
+        inverter = LoadedInverter(c.inverter)
+    else:
+        missing.append("No attribute inverter: no eyeglasses buttons. `python attribute_inverter.py train "
+                       "--data synthetic --attention` trains one on the synthetic faces (a stand-in), "
+                       "`--data celeba` the paper's.")
+    editor = FaceEditor(generator, load_facenet(c.facenet), encoder, c.steps, c.learning_rate, boundaries,
+                        inverter)
+    return editor, missing
+
+
+def serve(c, block=True):
+    """Start the page; returns (app, local URL). With block=False it serves in the background.
+    One page per process: Gradio's upload folder (GRADIO_TEMP_DIR) is process-wide."""
+    c = resolve(c)
+    os.makedirs(c.out, exist_ok=True)
+    config.write(c.out, c)
+    # Before Gradio is imported: its uploads go under the page's folder, and it phones nowhere.
+    os.environ["GRADIO_TEMP_DIR"] = os.path.abspath(os.path.join(c.out, "uploads"))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from faceinv.page import build_page, launch_options
+    editor, missing = load_editor(c)
+    print(f"generator: {editor.generator.label}")
+    page = build_page(editor, missing, c.out, c)
+    app, url, _ = page.launch(server_name=c.host, server_port=c.port or None, ssl_certfile=c.ssl_certfile,
+                              ssl_keyfile=c.ssl_keyfile, ssl_verify=False,  # a self-signed certificate is fine
+                              prevent_thread_lock=not block, quiet=not block,
+                              allowed_paths=[os.path.abspath(c.out)], **launch_options())
+    return page, url
+
+
+def main(argv=None):
+    c = config.parse(Config, argv, __doc__)
+    serve(c)
+
+
+if __name__ == "__main__":
+    cli.run(main)
