@@ -9,6 +9,8 @@ import os
 import uuid
 
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from faceinv import files
 from faceinv.errors import InputError
@@ -17,6 +19,7 @@ from faceinv.errors import InputError
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 SLIDER_RANGE = 3.0  # InterFaceGAN's edits: up to 3 units either side of a boundary
 IMAGE_HEIGHT = 192  # pixels on the page: the DCGAN's 64x64 faces are shown enlarged
+THUMBNAIL_SIDE = 384
 
 
 def launch_options():
@@ -25,6 +28,13 @@ def launch_options():
 
 def _image(face):
     return files.to_uint8(face) if face is not None else None
+
+
+def _thumbnail(image, side=THUMBNAIL_SIDE):
+    """The visitor's photo, small enough to send back to the page at once."""
+    picture = Image.fromarray(image)
+    picture.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(picture)
 
 
 def build_page(editor, missing, out, settings):
@@ -48,21 +58,22 @@ def build_page(editor, missing, out, settings):
         state = dict(state or {})
         path = upload or webcam
         try:
-            shown = {"aligned": None, "reconstruction": None}
-            for what, picture in editor.invert(read_photo(path)):
+            image = read_photo(path)
+            shown = {"photo": _thumbnail(image), "aligned": None, "reconstruction": None}
+            for what, picture in editor.invert(image):
                 if what == "done":
                     result = picture
                     break
                 shown["aligned" if what == "aligned" else "reconstruction"] = _image(picture)
-                yield shown["aligned"], shown["reconstruction"], f"inverting: {what}", state, None
+                yield *shown.values(), f"inverting: {what}", state, None
         except InputError as error:
-            yield None, None, f"**error:** {error}", state, None
+            yield None, None, None, f"**error:** {error}", state, None
             return
         state.update(latent=result.latent, face=result.reconstruction, aligned=result.aligned)
         notes = "".join(f"\n- {note}" for note in result.notes)
         info = (f"**{result.how}**, {editor.steps} steps, {result.seconds:.1f} s. FaceNet identity similarity "
                 f"of the reconstruction: **{result.similarity:.3f}** ({editor.facenet.label}).{notes}")
-        yield (_image(result.aligned), _image(result.reconstruction), info, state,
+        yield (shown["photo"], _image(result.aligned), _image(result.reconstruction), info, state,
                save_download(result.latent, result.reconstruction, "reconstruction"))
 
     def edit(state, conditional, *amounts):
@@ -107,6 +118,7 @@ def build_page(editor, missing, out, settings):
                 # which says so, instead of failing inside Gradio.
                 photo = gr.File(label="photo", file_types=["image"], type="filepath", elem_id="photo")
                 webcam = gr.Image(sources=["webcam"], type="filepath", label="or the webcam", elem_id="webcam")
+            shown_photo = gr.Image(label="the photo", interactive=False, height=IMAGE_HEIGHT, elem_id="shown-photo")
             aligned = gr.Image(label="aligned (MTCNN)", interactive=False, height=IMAGE_HEIGHT, elem_id="aligned")
             reconstruction = gr.Image(label="reconstruction", interactive=False, height=IMAGE_HEIGHT,
                                       elem_id="reconstruction")
@@ -139,7 +151,7 @@ def build_page(editor, missing, out, settings):
 
         photo.upload(lambda: None, None, webcam)  # the newest photo is the one inverted
         webcam.input(lambda: None, None, photo)
-        go.click(invert, [photo, webcam, state], [aligned, reconstruction, info, state, latent_files])
+        go.click(invert, [photo, webcam, state], [shown_photo, aligned, reconstruction, info, state, latent_files])
         for slider in sliders:
             slider.change(edit, [state, conditional, *sliders], [edited, edit_files, edit_info, state],
                           trigger_mode="always_last")

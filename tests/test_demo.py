@@ -77,7 +77,8 @@ def _system_gradio_folder():
 def _invert(url, photo):
     """(info text, reconstruction, the downloaded latent) of one visitor's inversion."""
     client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
-    aligned, reconstruction, info, downloads = client.predict(handle_file(str(photo)), None, api_name="/invert")
+    shown, aligned, reconstruction, info, downloads = client.predict(handle_file(str(photo)), None,
+                                                                     api_name="/invert")
     latent = np.load(downloads[0]) if downloads else None
     return info, reconstruction, latent, client
 
@@ -121,8 +122,10 @@ def test_bad_photos_are_one_message_and_the_page_keeps_serving(page, photos):
     for name, message in (("notes.jpg", "cannot read image"), ("coffee.png", "no face found")):
         info, reconstruction, latent, _ = _invert(url, photos / name)
         assert info.startswith("**error:**") and message in info and latent is None
-    info, _, latent, _ = _invert(url, photos / "huge.png")
-    assert "downscaled to 2048x2048" in info and latent is not None
+    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
+    shown, _, _, info, downloads = client.predict(handle_file(str(photos / "huge.png")), None, api_name="/invert")
+    assert "downscaled to 2048x2048" in info and downloads
+    assert max(Image.open(shown).size) == 384  # the photo comes back as a thumbnail
     info, _, latent, _ = _invert(url, photos / "two_faces.png")
     assert "2 faces found: the largest is used" in info and latent is not None
 
