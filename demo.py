@@ -26,6 +26,9 @@ import os
 from faceinv import cli, config  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import setting
 from faceinv.errors import InputError
+from faceinv.models.facenet import DEFAULT as FACENET
+from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.generators import DCGAN, GENERATOR_HELP
 from faceinv.paths import PATH_RESULTS, PATH_SAVED_MODEL
 
 PATH_DEMO = os.path.join(PATH_RESULTS, "demo")
@@ -35,7 +38,7 @@ PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 
 @dataclasses.dataclass
 class Config:
-    generator: str = setting("dcgan-digiface", "generator handle (any the scripts take)")
+    generator: str = setting(DCGAN, GENERATOR_HELP)
     encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
                                  "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
                            type=str)
@@ -46,9 +49,9 @@ class Config:
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
                                   f"inverter in {PATH_INVERTERS})", type=str)
-    facenet: str = setting("default", "FaceNet for the identity similarity (see resnet.py --help)")
+    facenet: str = setting(FACENET, "for the identity similarity: " + FACENET_HELP)
     host: str = setting("127.0.0.1", "address to listen on; another than loopback needs --ssl-certfile")
-    port: int = setting(7860, "port (0: a free one)")
+    port: int = setting(7860, "port (0: Gradio's choice, the first free one from 7860 up)")
     ssl_certfile: str = setting(None, "HTTPS certificate (PEM)", type=str)
     ssl_keyfile: str = setting(None, "HTTPS key (PEM)", type=str)
     out: str = setting(PATH_DEMO, "the page's folder: uploads, downloads, config.json", output=True)

@@ -46,8 +46,8 @@ class FaceEditor:
     """The networks of one page. `encoder`, `boundaries` (name -> unit normal) and
     `inverter` may be None: `missing()` then says what makes them."""
 
-    def __init__(self, generator, facenet, encoder=None, steps=35, learning_rate=0.1, boundaries=None,
-                 inverter=None, min_face_size=MIN_FACE_SIZE):
+    def __init__(self, generator, facenet, encoder, steps, learning_rate, boundaries=None, inverter=None,
+                 min_face_size=MIN_FACE_SIZE):
         self.generator, self.facenet, self.encoder, self.inverter = generator, facenet, encoder, inverter
         self.steps, self.learning_rate = steps, learning_rate
         self.boundaries = boundaries or {}
