@@ -17,7 +17,7 @@ Results go to results/<generator>/ (with this run's settings in reproduce_table1
 encoders to saved_model/encoder_<generator>-<setting>-*. The settings of each step are
 in faceinv/inversion/comparison.py.
 Rerun the same command after a kill: face sets and encoder training resume, and a
-method whose results were written with the same arguments is not run again.
+method whose results were written with the same settings (its config.json) is not run again.
 """
 import dataclasses
 import os
