@@ -41,12 +41,14 @@ def build_page(editor, missing, out, settings):
     """The Blocks of the page; `missing` lists what could not be loaded, with the commands that make it."""
     downloads = os.path.join(os.path.abspath(out), "downloads")
     names = list(editor.boundaries)
+    # The generator's label, plus a warning where a stand-in FaceNet trained the encoder.
+    label = editor.encoder.label(editor.generator.label) if editor.encoder else editor.generator.label
 
     def save_download(latent, face, stem):
         folder = os.path.join(downloads, uuid.uuid4().hex[:12])
         os.makedirs(folder, exist_ok=True)
         files.save_npy(os.path.join(folder, f"{stem}_latent.npy"), latent)
-        files.save_png(os.path.join(folder, f"{stem}.png"), files.to_uint8(face), editor.generator.label)
+        files.save_png(os.path.join(folder, f"{stem}.png"), files.to_uint8(face), label)
         return [os.path.join(folder, f"{stem}_latent.npy"), os.path.join(folder, f"{stem}.png")]
 
     def read_photo(path):
@@ -109,7 +111,7 @@ def build_page(editor, missing, out, settings):
 
     with gr.Blocks(title="Inverse mapping of face GANs", analytics_enabled=False) as page:
         state = gr.State({})
-        gr.Markdown(f"# Invert and edit a face\n{editor.generator.label}")
+        gr.Markdown(f"# Invert and edit a face\n{label}")
         if missing:
             gr.Markdown("\n".join(f"- {m}" for m in missing), elem_id="missing")
         with gr.Row():
