@@ -26,7 +26,7 @@ import numpy as np
 
 from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
-from faceinv.data import attribute_data, pipelines
+from faceinv.data import attribute_data
 from faceinv.data.alignment import MIN_FACE_SIZE
 from faceinv.editing import eyeglasses
 from faceinv.editing.attribute_classifier import PROGAN_WINDOW
@@ -35,10 +35,12 @@ from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
 from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
 from faceinv.progress import progress
+from faceinv.report import plots
 
 PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
 SYNTHETIC_TRAIN_SEED, SYNTHETIC_TEST_SEED = 0, 1
+MIN_FACES = 32
 GRID_COLUMNS = ["input", "added", "residual", "removed", "residual"]
 
 
@@ -53,6 +55,7 @@ class TrainCommand(InverterConfig):
     with_: str = setting(None, "--data folders: faces with the attribute", type=str, flags=("--with",))
     limit: int = setting(0, "at most this many faces per class (0: all)")
     count: int = setting(1000, "--data synthetic: faces per class")
+    min_faces: int = setting(MIN_FACES, "fewer faces on either side is refused")
     checkpoint_dir: str = override(InverterConfig, "checkpoint_dir", "")
     log_dir: str = override(InverterConfig, "log_dir", "")
     export_dir: str = override(InverterConfig, "export_dir", "")
@@ -65,7 +68,7 @@ class ApplyCommand:
     model: str = setting(None, "an exported inverter (train writes one)", type=str)
     input: str = setting(None, "an image, or a folder of images", type=str)
     align: str = setting("auto", "MTCNN alignment: auto aligns images that are not square crops of the "
-                                 "model's size", choices=("auto", "always", "never"))
+                                 "model's size; never takes every image as such a crop", choices=("auto", "always", "never"))
     min_face_size: int = setting(MIN_FACE_SIZE, "MTCNN's smallest face, in pixels")
     out: str = setting(None, f"output folder (default: {PATH_INVERTER_RESULTS}/<run>/applied)", type=str,
                        output=True)
@@ -129,6 +132,7 @@ def train(c):
     c = resolve_train(c)
     c.check()
     split = _split(c)
+    attribute_data.check_enough(split, c.min_faces)
     print(f"data: {split.label}: {split.counts()[0]} faces without, {split.counts()[1]} with")
     trainer = InverterTrainer(c, split)
     history = trainer.fit()
@@ -154,12 +158,20 @@ def _inputs(path):
     return [path]
 
 
+def _check_sizes(paths, size, model):
+    """--align never edits images as they are: each must be a size x size crop."""
+    for path in paths:
+        width, height = files.image_size(path)
+        if (width, height) != (size, size):
+            raise InputError(f"{path} is {width}x{height}, but the inverter {model} edits {size}x{size} faces: "
+                             "crop them to its size, or let it align them (--align auto)")
+
+
 def _face(path, size, align, detector):
     """The model-sized float face of an image file, or None when alignment finds no face."""
     image = files.read_image(path)
-    is_crop = image.shape[0] == image.shape[1] == size
-    if align == "never" or (align == "auto" and is_crop):
-        return np.asarray(pipelines.resize(image, size))
+    if align == "never" or (align == "auto" and image.shape[0] == image.shape[1] == size):
+        return image
     crop = detector.align(files.to_uint8(image), size)
     return None if crop is None else crop.astype(np.float32) / 255.0
 
@@ -168,6 +180,8 @@ def apply(a):
     config.require(a, "model", "input")
     inverter = LoadedInverter(a.model)
     paths = _inputs(a.input)
+    if a.align == "never":
+        _check_sizes(paths, inverter.size, a.model)
     detector = None
     if a.align != "never":
         from faceinv.data.alignment import FaceDetector
@@ -203,6 +217,22 @@ def apply(a):
           + (f"; no face found in {len(skipped)}, listed in skipped.txt" if skipped else ""))
 
 
+def _save_judgement(out, report, summary, label):
+    """per_face.csv (every judged face) and judge.png (amount against cosine, the success box shaded)."""
+    columns, rows, panels = ["amount", "cosine", "outside", "checkerboard"], [], []
+    for d in ("add", "remove"):
+        r = report[d]
+        strict = eyeglasses.successes(d, r["amount"], r["cosine"])[0]
+        rows += [[d, *(f"{r[k][i]:.5f}" for k in columns), int(strict[i])] for i in range(len(strict))]
+        amounts = (eyeglasses.ADD_AMOUNT, 1.25) if d == "add" else (-0.25, eyeglasses.REMOVE_AMOUNT)
+        panels.append(plots.scatter_plot(
+            r["amount"], r["cosine"], f"{d}: {100 * summary[d]['success']:.1f}% in the shaded box (strict)",
+            "glasses amount (0: the render without, 1: with)", "change cosine",
+            (amounts, (eyeglasses.MIN_COSINE, 1.0)), label))
+    files.save_text(os.path.join(out, "per_face.csv"), files.csv_text(["direction", *columns, "strict"], rows))
+    files.save_png(os.path.join(out, "judge.png"), np.concatenate(panels, axis=1))
+
+
 def evaluate(a):
     from faceinv.models.generators import load_generator
     config.require(a, "model")
@@ -219,6 +249,7 @@ def evaluate(a):
     config.write(out, dataclasses.replace(a, out=out))
     files.save_json(os.path.join(out, "evaluation.json"),
                     dict(summary, model=os.path.abspath(a.model), label=label, count=a.count, seed=a.seed))
+    _save_judgement(out, report, summary, label)
     shown = [report[d]["shown"] for d in ("add", "remove")]
     rows = np.concatenate([np.stack([faces, edited, 0.5 + residual / 2], 1)[:8]
                            for faces, edited, residual in shown], axis=1)
@@ -226,11 +257,14 @@ def evaluate(a):
                     ["without", "added", "residual", "with", "removed", "residual"])
     for direction in ("add", "remove"):
         s = summary[direction]
-        print(f"{direction}: glasses {'on' if direction == 'add' else 'off'} in "
-              f"{100 * s['success']:.1f}% of {a.count} held-out faces; mean change outside the eye "
-              f"region {s['outside_mean']:.4f} (threshold {eyeglasses.OUTSIDE_THRESHOLD}); cosine "
-              f"with the true change in the region {s['cosine_mean']:.3f}")
-    print(f"wrote {out}/evaluation.json and grid.png")
+        print(f"{direction}: glasses {'on' if direction == 'add' else 'off'} in {100 * s['success']:.1f}% of "
+              f"{a.count} held-out faces (strict: amount {'>=' if direction == 'add' else '<='} "
+              f"{eyeglasses.ADD_AMOUNT if direction == 'add' else eyeglasses.REMOVE_AMOUNT} and change cosine "
+              f">= {eyeglasses.MIN_COSINE}; lenient, amount past 0.5: {100 * s['success_lenient']:.1f}%); "
+              f"median amount {s['amount_quartiles'][1]:.2f}, median cosine {s['cosine_quartiles'][1]:.2f}; "
+              f"mean change outside the eye region {s['outside_mean']:.4f} "
+              f"(threshold {eyeglasses.OUTSIDE_THRESHOLD})")
+    print(f"wrote {out}/evaluation.json, per_face.csv, judge.png (amount against cosine) and grid.png")
 
 
 def main(argv=None):

@@ -168,6 +168,15 @@ def read_image(path):
         raise InputError(f"cannot read image {path}: {error}") from None
 
 
+def image_size(path):
+    """(width, height) from the image's header, without decoding it; a corrupt file is an InputError."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise InputError(f"cannot read image {path}: {error}") from None
+
+
 def read_face_folder(folder, names=None):
     """All faces of a folder as float32 [N, H, W, 3] in [0, 1] with their file names.
     The faces must share one size: inversion compares them pixel for pixel."""

@@ -1,6 +1,7 @@
 """attribute_inverter.py: losses on hand-made tensors, one train step, export, the judge, bad input."""
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,7 +17,7 @@ from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
 
-SMALL = ["--size", "64", "--width", "4", "--batch-size", "2"]
+SMALL = ["--size", "64", "--width", "4", "--batch-size", "2", "--min-faces", "2"]
 
 
 def _ce(logits, label):
@@ -67,6 +68,37 @@ def test_generators_start_as_the_identity_and_attention_bounds_the_residual():
     np.testing.assert_allclose(edited, np.clip(faces.numpy() + residual, 0, 1), atol=1e-6)
     logits, _ = gan.build_discriminator(64, width=4)(faces)
     assert logits.shape == (2, 3)
+
+
+def test_checkerboard_energy_finds_period_two_patterns():
+    y, x = np.mgrid[:64, :64]
+    checkerboard = np.repeat(((-1.0) ** (x + y))[None, ..., None], 3, -1)
+    blob = np.exp(-((x - 32) ** 2 + (y - 20) ** 2) / 50.0)[..., None]
+    stripes = np.repeat(((-1.0) ** x)[None, ..., None], 3, -1) * blob  # a local pattern, as around the eyes
+    smooth = np.repeat(np.sin(x / 10.0)[None, ..., None] * np.cos(y / 7.0)[..., None], 3, -1)
+    energy = gan.checkerboard_energy(np.concatenate([checkerboard, stripes, smooth]))
+    assert energy[0] > 0.99 and energy[1] > 0.9 and energy[2] < 0.01
+
+
+def _faces64(split):
+    return np.asarray(tf.image.resize(np.asarray(split.without, np.float32) / 255.0, (64, 64)))
+
+
+def test_resize_upsampling_leaves_no_checkerboard_where_transposed_convs_do(small_split):
+    """Random non-zero weights everywhere (the zero-initialised last conv given random
+    ones): the paper's transposed convs put a large share of the residual's power at
+    period 2, resizing then convolving almost none."""
+    faces = _faces64(small_split)
+    energy = {}
+    for upsample in gan.UPSAMPLING:
+        keras.utils.set_random_seed(0)
+        model = gan.build_generator("add", width=4, upsample=upsample, skips=True)
+        last = model.get_layer("residual_conv")
+        last.set_weights([np.random.default_rng(1).normal(0, 0.05, w.shape) for w in last.get_weights()])
+        residual = model(faces)[1].numpy()
+        assert np.abs(residual).max() > 0.01
+        energy[upsample] = gan.checkerboard_energy(residual)
+    assert energy["resize"].max() < 0.03 and energy["transposed"].min() > 10 * energy["resize"].max()
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +181,24 @@ def test_the_judge_tells_glasses_from_none_and_finds_leaks(synthetic):
     assert brighter["add"]["success"] == 0.0 and brighter["add"]["outside_mean"] > 0.05
     assert nothing["add"]["cosine_mean"] == 0.0 and brighter["add"]["cosine_mean"] < 0.5
     assert not brighter["passes"]
+    # Faint glasses are nearer the render with glasses (lenient) but not most of the way
+    # there; the full change drowned in noise has the amount but not the shape.
+    noise = np.random.default_rng(0).normal(0, 0.15, renders.shape).astype(np.float32)
+
+    def faint(faces, direction):
+        target = perfect(faces, direction)[0]
+        return faces + 0.6 * (target - faces), 0.6 * (target - faces)
+
+    def noisy(faces, direction):
+        target = perfect(faces, direction)[0]
+        return target + noise[:len(faces)], target + noise[:len(faces)] - faces
+
+    for edit in (faint, noisy):
+        report = eyeglasses.judge_edits(synthetic, edit, count=6, seed=1, batch_size=6)
+        judged = eyeglasses.summarise(report)
+        assert judged["add"]["success_lenient"] == 1.0 and judged["remove"]["success_lenient"] == 1.0
+        assert judged["add"]["success"] == 0.0 and judged["remove"]["success"] == 0.0, edit.__name__
+    assert report["add"]["amount"].min() > 0.8 and report["add"]["cosine"].max() < 0.8
 
 
 def _write_faces(folder, faces, size=None):
@@ -193,6 +243,15 @@ def test_train_writes_model_preview_and_history(trained):
     history = files.read_csv(trained / "results" / "attribute_inverter" / "tiny" / "history.csv")
     assert [int(r["epoch"]) for r in history] == [1] and float(history[0]["seconds"]) > 0
     assert Image.open(trained / "results" / "attribute_inverter" / "tiny" / "preview.png").size[0] == 4 * 64
+
+
+@pytest.mark.slow
+def test_a_trained_generator_draws_no_checkerboard(trained, small_split):
+    """The residual starts at zero, so only a trained model shows the pattern it learns to draw."""
+    inverter = LoadedInverter(str(trained / "saved_model" / "attribute_inverter" / "tiny"))
+    assert inverter.meta["config"]["upsample"] == "resize"
+    residual = inverter(_faces64(small_split), "add")[1]
+    assert np.abs(residual).max() > 1e-3 and gan.checkerboard_energy(residual).max() < 0.01
 
 
 @pytest.mark.slow
@@ -266,3 +325,17 @@ def test_bad_input_is_one_line(tmp_path, one_line_error, small_split):
     assert "mix image sizes" in err and "100x100" in err and "128x128" in err
     err = one_line_error(attribute_inverter.main, ["apply", "--model", str(tmp_path), "--input", "x.png"])
     assert "no exported attribute inverter" in err
+    err = one_line_error(attribute_inverter.main, ["train", "--data", "folders", "--without", str(tmp_path / "with"),
+                                                   "--with", str(tmp_path / "with"), "--run", "few"])
+    assert "only 4 faces without the attribute" in err and "at least 32" in err
+    assert not os.path.exists("checkpoints/attribute_inverter/few") and not os.path.exists("results/attribute_inverter/few")
+
+
+@pytest.mark.slow
+def test_faces_of_another_size_than_the_inverter_are_refused(trained, tmp_path, one_line_error):
+    """The tiny inverter edits 64x64 faces; --align never takes images as they are."""
+    model = str(trained / "saved_model" / "attribute_inverter" / "tiny")
+    err = one_line_error(attribute_inverter.main, ["apply", "--model", model, "--input", str(trained / "with"),
+                                                   "--align", "never", "--out", str(tmp_path / "out")])
+    assert "is 128x128, but the inverter" in err and "edits 64x64 faces" in err
+    assert not os.path.exists(tmp_path / "out")

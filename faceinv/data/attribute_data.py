@@ -17,7 +17,6 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
 
 from faceinv import files
 from faceinv.data import pipelines
@@ -64,11 +63,7 @@ def folder_split(without_folder, with_folder, limit=0):
         classes.append([os.path.join(folder, n) for n in (names[:limit] if limit else names)])
     sizes = {}
     for path in classes[0] + classes[1]:
-        try:
-            with Image.open(path) as image:
-                sizes.setdefault(image.size, path)
-        except (UnidentifiedImageError, OSError) as error:
-            raise InputError(f"cannot read image {path}: {error}") from None
+        sizes.setdefault(files.image_size(path), path)
     if len(sizes) > 1:
         (a, path_a), (b, path_b) = list(sizes.items())[:2]
         raise InputError(f"the two folders mix image sizes: {path_a} is {a[0]}x{a[1]}, {path_b} is "
@@ -93,6 +88,16 @@ def _check_counts(without, with_, what):
         empty = "without" if not len(without) else "with"
         raise InputError(f"{what} leaves the class '{empty}' empty "
                          f"({len(without)} faces without, {len(with_)} with)")
+
+
+def check_enough(split, minimum):
+    """A GAN shown a few faces of a class memorises them: refuse fewer than `minimum` on either side."""
+    counts = split.counts()
+    if min(counts) < minimum:
+        side = "without" if counts[0] < minimum else "with"
+        raise InputError(f"{split.label}: only {min(counts)} faces {side} the attribute "
+                         f"({counts[0]} without, {counts[1]} with); the inverter needs at least {minimum} "
+                         "on each side (--min-faces)")
 
 
 def steps_per_epoch(split, batch_size):

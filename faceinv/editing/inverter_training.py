@@ -37,6 +37,10 @@ class InverterConfig:
     size: int = setting(None, "training resolution (default: the data's own)", type=int)
     width: int = setting(64, "channels of the first layer; the rest scale with it")
     attention: bool = setting(False, "learn a mask: residual = mask * tanh(r), with the mean mask penalised")
+    upsample: str = setting("resize", "the generators' upsampling: bilinear resize then conv, or the paper's "
+                                      "stride-2 transposed conv (leaves a checkerboard)",
+                            choices=gan.UPSAMPLING, paper="transposed")
+    skips: bool = setting(False, "U-Net skip connections: each upsampling block also sees the encoder's map")
     epochs: int = setting(100, "epochs in all (a rerun resumes up to this)")
     batch_size: int = setting(8, "faces of each class per step")
     learning_rate: float = setting(2e-4, "Adam's learning rate (both generators and the discriminator)",
@@ -74,8 +78,8 @@ class InverterTrainer(Training):
         self.steps_per_epoch = attribute_data.steps_per_epoch(split, config.batch_size)
         keras.utils.set_random_seed(config.seed)
         c = config
-        self.add = gan.build_generator("add", c.width, c.attention)
-        self.remove = gan.build_generator("remove", c.width, c.attention)
+        self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips)
+        self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips)
         self.discriminator = gan.build_discriminator(c.size, c.width)
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)

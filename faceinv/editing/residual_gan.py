@@ -30,6 +30,7 @@ no external network).
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from faceinv import savedmodel
@@ -45,16 +46,46 @@ def _norm_act(x):
     return layers.LeakyReLU(SLOPE)(x)
 
 
-def build_generator(name, width=64, attention=False):
+UPSAMPLING = ("resize", "transposed")
+
+
+class BilinearDouble(layers.Layer):
+    """Twice the map's size, bilinear. Keras' UpSampling2D needs the size known when
+    traced, which the exported SavedModel (any input size) does not give it."""
+
+    def call(self, x):
+        return tf.image.resize(x, 2 * tf.shape(x)[1:3], "bilinear")
+
+
+def _upsample(x, channels, upsample):
+    """Double the map's size. A stride-2 transposed conv (the paper's) overlaps its
+    kernel unevenly, which leaves a period-2 checkerboard in the residual; resizing
+    (bilinear) and then convolving does not (Odena et al. 2016, "Deconvolution and
+    checkerboard artifacts")."""
+    if upsample == "transposed":
+        return layers.Conv2DTranspose(channels, 4, 2, padding="same")(x)
+    x = BilinearDouble()(x)
+    return layers.Conv2D(channels, 3, 1, padding="same")(x)
+
+
+def build_generator(name, width=64, attention=False, upsample="resize", skips=False):
     """faces [N, H, W, 3] -> [edited faces, residual] (both [N, H, W, 3]), and
-    with `attention` the mask [N, H, W, 1] as a third output."""
+    with `attention` the mask [N, H, W, 1] as a third output. With `skips`, each
+    upsampling block also sees the encoder's map of its size (a U-Net), so the
+    residual can be drawn where the input's edges are."""
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {UPSAMPLING}, not {upsample!r}")
     faces = keras.Input((None, None, 3), name="faces")
     x = layers.Rescaling(2.0, offset=-1.0)(faces)
-    x = _norm_act(layers.Conv2D(width, 5, 1, padding="same")(x))
-    x = _norm_act(layers.Conv2D(2 * width, 4, 2, padding="same")(x))
-    x = _norm_act(layers.Conv2D(4 * width, 4, 2, padding="same")(x))
-    x = _norm_act(layers.Conv2DTranspose(2 * width, 4, 2, padding="same")(x))
-    x = _norm_act(layers.Conv2DTranspose(width, 4, 2, padding="same")(x))
+    full = _norm_act(layers.Conv2D(width, 5, 1, padding="same")(x))
+    half = _norm_act(layers.Conv2D(2 * width, 4, 2, padding="same")(full))
+    x = _norm_act(layers.Conv2D(4 * width, 4, 2, padding="same")(half))
+    x = _norm_act(_upsample(x, 2 * width, upsample))
+    if skips:
+        x = layers.Concatenate()([x, half])
+    x = _norm_act(_upsample(x, width, upsample))
+    if skips:
+        x = layers.Concatenate()([x, full])
     # Zero-initialised: training starts from the identity edit (residual 0, mask 0.5).
     out = layers.Conv2D(4 if attention else 3, 4, 1, padding="same", kernel_initializer="zeros",
                         name="residual_conv")(x)
@@ -117,6 +148,23 @@ def discriminator_feature_loss(features, edited_features):
 def mask_loss(mask):
     """Mean attention mask: the fraction of the image the generator says it edits."""
     return tf.reduce_mean(mask)
+
+
+def checkerboard_energy(images, band=1 / 16):
+    """[N]: the share of each image's spectral power (mean removed, channels summed)
+    near the period-2 frequencies (N/2, 0), (0, N/2) and (N/2, N/2), within `band`
+    of the image's size: about 3 (2 band)^2 (5%) for white noise, near 0 for a
+    smooth residual, most of it for a checkerboard."""
+    images = np.asarray(images, np.float64)
+    images = images - images.mean((1, 2), keepdims=True)
+    power = (np.abs(np.fft.fft2(images, axes=(1, 2))) ** 2).sum(-1)
+    height, width = power.shape[1:]
+    fy = np.abs(np.fft.fftfreq(height))[:, None]  # cycles per pixel; 0.5 is period 2
+    fx = np.abs(np.fft.fftfreq(width))[None, :]
+    near_y, near_x = np.abs(fy - 0.5) <= band, np.abs(fx - 0.5) <= band
+    low_y, low_x = fy <= band, fx <= band
+    period2 = (near_y & low_x) | (low_y & near_x) | (near_y & near_x)
+    return (power * period2).sum((1, 2)) / np.maximum(power.sum((1, 2)), 1e-30)
 
 
 def export_inverter(add, remove, folder, meta):

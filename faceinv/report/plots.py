@@ -50,3 +50,37 @@ def line_plot(series, title, label=None, x_label="step", log_y=True):
         draw.line([right + 10, top + 10 + 16 * k, right + 30, top + 10 + 16 * k], fill=colour, width=2)
         draw.text((right + 36, top + 4 + 16 * k), name, fill=(0, 0, 0))
     return np.asarray(picture)
+
+
+def scatter_plot(x, y, title, x_label, y_label, box, label=None, limits=((-0.25, 1.25), (-0.25, 1.0))):
+    """One dot per item at (x, y), with the rectangle `box` ((x0, x1), (y0, y1)) shaded:
+    the region that counts as a success. Returns uint8 [H, W, 3]."""
+    picture = Image.new("RGB", (WIDTH - MARGIN_RIGHT + 30, HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    (x_low, x_high), (y_low, y_high) = limits
+    left, right = MARGIN_LEFT, picture.width - 30
+    top, bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
+
+    def to_pixel(px, py):
+        px, py = np.clip(px, x_low, x_high), np.clip(py, y_low, y_high)
+        return (left + (right - left) * (px - x_low) / (x_high - x_low),
+                bottom - (bottom - top) * (py - y_low) / (y_high - y_low))
+
+    (bx0, bx1), (by0, by1) = box
+    corner0, corner1 = to_pixel(bx0, by1), to_pixel(bx1, by0)
+    draw.rectangle([corner0, corner1], fill=(215, 240, 215))
+    draw.rectangle([left, top, right, bottom], outline=(0, 0, 0))
+    for fraction in (0.0, 0.5, 1.0):
+        xv, yv = x_low + fraction * (x_high - x_low), y_low + fraction * (y_high - y_low)
+        px, py = to_pixel(xv, yv)
+        draw.text((px - 10, bottom + 6), f"{xv:.2f}", fill=(0, 0, 0))
+        draw.text((8, py - 6), f"{yv:.2f}", fill=(0, 0, 0))
+    for px, py in zip(np.asarray(x, np.float64), np.asarray(y, np.float64)):
+        cx, cy = to_pixel(px, py)
+        draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], fill=COLOURS[0])
+    if label:
+        draw.text((4, 2), label, fill=(180, 0, 0))
+    draw.text((left, 18), title, fill=(0, 0, 0))
+    draw.text(((left + right) // 2 - 20, bottom + 22), x_label, fill=(0, 0, 0))
+    draw.text((4, top - 14), y_label, fill=(0, 0, 0))
+    return np.asarray(picture)
