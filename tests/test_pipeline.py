@@ -80,6 +80,6 @@ def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeyp
         for face in chosen:
             os.link(tmp_path / "z_vectors" / handle / "smoke" / "faces" / face, os.path.join(name, face))
     attribute_inverter.main(["train", "--data", "folders", "--without", "without", "--with", "with",
-                             "--epochs", "1", "--batch-size", "2", "--width", "4", "--run", "smoke"])
+                             "--epochs", "1", "--batch-size", "2", "--width", "4", "--run", "smoke", "--min-faces", "2"])
     inverter = files.load_json(tmp_path / "saved_model" / "attribute_inverter" / "smoke" / "add" / "inverter.json")
     assert inverter["size"] == resolution

@@ -6,10 +6,13 @@ One step sees a batch of faces without the attribute (x) and one with it (y):
 The discriminator learns the three classes (x: without, y: with, edits:
 generated); both generators learn together from
     adversarial   the discriminator should see add(x) as "with", remove(y) as "without"
-    dual          each round trip should give back its input (L1)
+    dual          each round trip should give back its input (L1); --dual-noise
+                  perturbs the edit before the way back
     residual      L1 of both residuals: small, local edits
     perceptual    the discriminator's features of an edit should match its input's
     mask          with --attention, the mean attention mask
+    facenet       with --facenet-weight, FaceNet's features of each edit should
+                  match its input's (the encoder's perceptual loss; costly)
 All three networks update from the same forward pass. A checkpoint is written
 after every epoch; rerunning the same command resumes after the last one.
 """
@@ -25,6 +28,10 @@ from faceinv.config import check_non_negative, check_positive, setting
 from faceinv.data import attribute_data
 from faceinv.editing import residual_gan as gan
 from faceinv.errors import InputError
+from faceinv.inversion.losses import perceptual_loss
+from faceinv.models.facenet import DEFAULT as FACENET
+from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.facenet import load_facenet
 from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
 from faceinv.training import Training, adam
 
@@ -48,9 +55,14 @@ class InverterConfig:
     beta1: float = setting(0.5, "Adam's beta1")
     adversarial_weight: float = setting(1.0, "the discriminator should see add(x) as with, remove(y) as without")
     dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
+    dual_noise: float = setting(0.0, "std of Gaussian noise added to an edit before it is edited back: a round "
+                                     "trip can then no longer read faint hidden traces that the first edit left")
     residual_weight: float = setting(5.0, "L1 of both residuals: small, local edits")
     perceptual_weight: float = setting(0.1, "the discriminator's features of an edit should match its input's")
     mask_weight: float = setting(0.05, "with --attention, the mean attention mask")
+    facenet_weight: float = setting(0.0, "FaceNet perceptual loss: FaceNet's features of an edit should match "
+                                         "its input's (the encoder's perceptual_loss)")
+    facenet: str = setting(FACENET, FACENET_HELP)
     seed: int = setting(0, "seeds the networks' initial weights and the batches")
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
                                   "checkpoint folder (resumed from)", output=True)
@@ -64,7 +76,7 @@ class InverterConfig:
                              f"it five times, and instance norm needs maps of 2x2 or more), not {self.size}")
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
-                           "mask_weight")
+                           "mask_weight", "facenet_weight", "dual_noise")
 
 
 class InverterTrainer(Training):
@@ -81,6 +93,7 @@ class InverterTrainer(Training):
         self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips)
         self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips)
         self.discriminator = gan.build_discriminator(c.size, c.width)
+        self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
         self.d_optimizer = adam(c.learning_rate, c.beta1, self.discriminator.trainable_variables)
@@ -94,8 +107,8 @@ class InverterTrainer(Training):
         c = self.config
         added, added_residual, *added_mask = self.add(without, training=True)
         removed, removed_residual, *removed_mask = self.remove(with_, training=True)
-        without_back = self.remove(added, training=True)[0]
-        with_back = self.add(removed, training=True)[0]
+        without_back = self.remove(self._noisy(added, 0), training=True)[0]
+        with_back = self.add(self._noisy(removed, 1), training=True)[0]
         logits, features = self.discriminator(tf.concat([without, with_, added, removed], 0), training=True)
         l_without, l_with, l_added, l_removed = tf.split(logits, 4)
         f_without, f_with, f_added, f_removed = tf.split(features, 4)
@@ -110,11 +123,26 @@ class InverterTrainer(Training):
         }
         generator = (c.adversarial_weight * out["adversarial"] + c.dual_weight * out["dual"]
                      + c.residual_weight * out["residual"] + c.perceptual_weight * out["perceptual"])
+        if self.facenet:
+            inputs = self.facenet(tf.concat([without, with_], 0))[0]
+            out["facenet"] = perceptual_loss(inputs, self.facenet(tf.concat([added, removed], 0))[0])
+            generator += c.facenet_weight * out["facenet"]
         if c.attention:
             out["mask"] = (gan.mask_loss(added_mask[0]) + gan.mask_loss(removed_mask[0])) / 2
             generator += c.mask_weight * out["mask"]
         out["generator"] = generator
         return out
+
+    def _noisy(self, edits, which):
+        """An edit with --dual-noise added, seeded by the step: a resumed run draws the same noise.
+        Generators trained by cycle losses learn to hide the input in faint patterns of the edit
+        and to decode it on the way back (Chu et al. 2017, "CycleGAN, a master of
+        steganography"), so `add` learns to redraw glasses from `remove`'s traces instead of
+        drawing them on faces that never had any."""
+        if not self.config.dual_noise:
+            return edits
+        seed = tf.stack([tf.cast(self.g_optimizer.iterations, tf.int32), tf.constant(2 * self.config.seed + which)])
+        return edits + self.config.dual_noise * tf.random.stateless_normal(tf.shape(edits), seed)
 
     def _train_step(self, without, with_):
         with tf.GradientTape(persistent=True) as tape:
@@ -146,6 +174,7 @@ class InverterTrainer(Training):
         meta = {"size": self.config.size, "label": self.split.label, "source": self.split.source,
                 "standin": self.split.source == "synthetic", "epochs": self.epochs_done,
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
+                "facenet": self.facenet.label if self.facenet else None,
                 "config": dataclasses.asdict(self.config)}
         gan.export_inverter(self.add, self.remove, self.config.export_dir, meta)
         return meta
