@@ -66,7 +66,8 @@ class ScoreCommand:
     n: int = setting(20000, "latents to sample", paper=500000)
     seed: int = setting(SCORE_SEED, "seed of the latents")
     batch_size: int = setting(64, "faces per generator call")
-    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores)", type=str,
+    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores, or "
+                             f"{PATH_INTERFACEGAN}/<generator>/eyeglasses/scores for --source eyeglasses)", type=str,
                        output=True)
 
 
@@ -162,7 +163,9 @@ def score(a):
         scores, names = attributes.classifier_scores(generator, latents, model, _names(a.attributes),
                                                      a.batch_size)
         meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
-    out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator), "scores")
+    # Eyeglasses scores get a folder of their own: `score` writes every other source to the same one.
+    out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator),
+                                *(["eyeglasses"] if a.source == "eyeglasses" else []), "scores")
     meta = attributes.write_scores(out, latents, scores, names, meta)
     config.write(out, dataclasses.replace(a, out=out))
     invalid = ", ".join(f"{k} {v}" for k, v in meta["invalid"].items() if v)
@@ -233,8 +236,8 @@ def sorted_grid(a):
     faces = np.concatenate([faces for _, faces in render_batches(generator, latents[shown])])
     out = a.out or os.path.join(a.scores, f"{a.attribute}_sorted.png")
     low, high = column[shown[-1]], column[shown[0]]
-    files.save_grid(out, faces, a.columns, f"{generator.label} | {len(shown)} of {len(scored)} faces at evenly "
-                    f"spaced ranks of {a.attribute}, {high:.1f} (top left) to {low:.1f}")
+    files.save_grid(out, faces, a.columns, f"{generator.label} | {a.attribute} {high:.1f} (top left) to {low:.1f}, "
+                    f"even ranks of {len(scored)}")
     config.write(os.path.dirname(os.path.abspath(out)), dataclasses.replace(a, out=out),
                  f"{os.path.splitext(os.path.basename(out))[0]}_config.json")
     for row in range(0, len(shown), a.columns):
