@@ -28,7 +28,6 @@ def dcgan_faces():
     return generator, files.to_uint8(np.asarray(generator(latents)))
 
 
-@pytest.mark.slow
 def test_faces_seen_with_glasses_score_above_faces_seen_without(dcgan_faces):
     generator, faces = dcgan_faces
     scores = eyeglasses_score.EyeglassesScorer(generator.template)(faces)
@@ -36,7 +35,6 @@ def test_faces_seen_with_glasses_score_above_faces_seen_without(dcgan_faces):
     assert (with_ >= WITH_MIN).all() and (without <= WITHOUT_MAX).all(), scores
 
 
-@pytest.mark.slow
 def test_a_bar_painted_across_the_nose_bridge_raises_the_score(dcgan_faces):
     """A 1-pixel black bar between the eyes, a tenth of their distance above them: a
     bridge of glasses and nothing else. A grey square has no face: NaN."""
@@ -64,7 +62,6 @@ def _score_folder(folder, with_count, without_count=40, middle=5):
     return latents, scores
 
 
-@pytest.mark.slow
 def test_the_dcgan_split_renders_the_faces_on_each_side(tmp_path):
     latents, scores = _score_folder(tmp_path / "scores", with_count=MIN_SIDE_FACES)
     split = attribute_data.eyeglasses_scored_split(str(tmp_path / "scores"))
