@@ -283,12 +283,12 @@ def evaluate_dcgan(a):
     summary, pictures = eyeglasses_score.judge_edits(generator, scorer, network, editors, a.count, a.seed)
     out = a.out or os.path.join(PATH_INVERTER_RESULTS, os.path.basename(os.path.normpath(a.model)), "evaluation")
     os.makedirs(out, exist_ok=True)
-    label = (f"{generator.label} | judged by the eyeglasses score (not a human label) | identity: {network.label}"
-             + (f" | {inverter.label}" if inverter.label != generator.label else ""))
+    # What the figures rest on comes first: a 64 px grid's banner shows only some 60 characters.
+    label = f"judged by the eyeglasses score, not labels | {generator.label} | identity: {network.label}"
     config.write(out, dataclasses.replace(a, out=out))
     files.save_json(os.path.join(out, "evaluation.json"), dict(
         summary, model=os.path.abspath(a.model), boundary=os.path.abspath(boundary_path), alpha=a.alpha,
-        label=label, count=a.count, seed=a.seed, facenet=network.label,
+        label=label, inverter=inverter.label, count=a.count, seed=a.seed, facenet=network.label,
         thresholds={"without_max": eyeglasses_score.WITHOUT_MAX, "with_min": eyeglasses_score.WITH_MIN}))
     rows = np.concatenate([np.stack(pictures[d], 1) for d in ("add", "remove")], axis=1)
     files.save_grid(os.path.join(out, "grid.png"), rows.reshape(-1, *rows.shape[2:]), rows.shape[1], label,

@@ -86,6 +86,9 @@ def test_too_few_faces_on_one_side_is_one_line_and_writes_nothing(tmp_path, one_
         ["latents.npy", "scores.npy", "attributes.txt", "meta.json"])
     with pytest.raises(InputError, match="does not exist"):
         attribute_data.eyeglasses_scored_split(str(tmp_path / "none"))
+    err = one_line_error(attribute_inverter.main, ["evaluate", "--data", "dcgan", "--model", "none",
+                                                   "--boundaries", "scores"])
+    assert "holds no eyeglasses.npy" in err and sorted(os.listdir(tmp_path)) == before
 
 
 def test_the_eyeglasses_boundary_is_fitted_on_the_faces_clearly_on_each_side(tmp_path):

@@ -1,6 +1,6 @@
 """Faces split by one attribute (without / with), as the attribute inverter trains on them.
 
-Three sources, one shape: a `TwoClasses` holds each class as either image
+Four sources, one shape: a `TwoClasses` holds each class as either image
 paths or uint8 arrays, and `pairs()` turns it into batches of (faces without,
 faces with), resized to the training size.
 - CelebA: the photos and list_attr_celeba.txt, split by a named attribute
