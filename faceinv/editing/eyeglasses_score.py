@@ -15,12 +15,12 @@ not find scores NaN.
 
 Checked by eye on the first 128 DCGAN faces of seed 7: 117 were scored and
 labelled with confidence, 21 of them wearing glasses. The score ranked those
-above the rest with an AUC of 0.88 (the mean vertical gradient on the bridge:
-0.82; line strength on the temples 0.72, under the eyes 0.66). Of the 12 faces
+above the rest with an AUC of 0.88 (the strongest row of vertical gradient on
+the bridge: 0.82; on the temples 0.72; under the eyes 0.66). Of the 12 faces
 at WITH_MIN or above, 10 wear glasses (the other two are turned heads, whose
 far eye lies near the bridge); of the 49 at WITHOUT_MAX or below, 2 do. Faces
 in between (most false alarms are strong shadows and turned heads) are left
-out of every split. The README's sorted grid shows the same on 4,000 faces.
+out of every split. The README's sorted grid shows the ranking on 4,000 faces.
 """
 import numpy as np
 
