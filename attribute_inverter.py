@@ -9,7 +9,9 @@ Commands (each has --help):
             input | added | added residual | removed | removed residual
   evaluate  judge an inverter on held-out synthetic faces against the
             renderer's ground truth: glasses put on, glasses taken off, and the
-            change outside the eye region
+            change outside the eye region; with --data dcgan, on held-out DCGAN
+            faces by their eyeglasses score and FaceNet, beside the InterFaceGAN
+            boundary edit
 
     python attribute_inverter.py train --data celeba --attribute Eyeglasses
     python attribute_inverter.py apply --model saved_model/attribute_inverter/eyeglasses_celeba \\
@@ -28,11 +30,12 @@ from faceinv import cli, config, files  # cli first: it quiets TensorFlow's star
 from faceinv.config import override, setting
 from faceinv.data import attribute_data
 from faceinv.data.alignment import MIN_FACE_SIZE
-from faceinv.editing import eyeglasses
+from faceinv.editing import edits, eyeglasses, eyeglasses_score
 from faceinv.editing.attribute_classifier import PROGAN_WINDOW
 from faceinv.editing.inverter_training import InverterConfig
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
+from faceinv.models import facenet
 from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
 from faceinv.progress import progress
 from faceinv.report import plots
@@ -40,22 +43,26 @@ from faceinv.report import plots
 PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
 SYNTHETIC_TRAIN_SEED, SYNTHETIC_TEST_SEED = 0, 1
-MIN_FACES = 32
+PATH_DCGAN_EYEGLASSES = os.path.join(PATH_RESULTS, "interfacegan", "dcgan-digiface", "eyeglasses")
+PATH_DCGAN_EYEGLASSES_SCORES = os.path.join(PATH_DCGAN_EYEGLASSES, "scores")
 GRID_COLUMNS = ["input", "added", "residual", "removed", "residual"]
 
 
 @dataclasses.dataclass
 class TrainCommand(InverterConfig):
     """The inverter's settings (faceinv/editing/inverter_training.py), the data it learns from, the run's folders."""
-    data: str = setting("celeba", "CelebA split by --attribute, two folders, or synthetic faces split by "
-                                  "their true eyeglasses", choices=("celeba", "folders", "synthetic"))
+    data: str = setting("celeba", "CelebA split by --attribute, two folders, synthetic faces split by "
+                                  "their true eyeglasses, or DCGAN faces split by their eyeglasses score (--scores)",
+                        choices=("celeba", "folders", "synthetic", "dcgan"))
     celeba: str = setting(PATH_CELEBA, "CelebA folder")
     attribute: str = setting("Eyeglasses", "CelebA attribute to split by (the authors' other: Wearing_Hat)")
     without: str = setting(None, "--data folders: faces without the attribute", type=str)
     with_: str = setting(None, "--data folders: faces with the attribute", type=str, flags=("--with",))
     limit: int = setting(0, "at most this many faces per class (0: all)")
     count: int = setting(1000, "--data synthetic: faces per class")
-    min_faces: int = setting(MIN_FACES, "fewer faces on either side is refused")
+    min_faces: int = setting(eyeglasses_score.MIN_SIDE_FACES, "fewer faces on either side is refused")
+    scores: str = setting(PATH_DCGAN_EYEGLASSES_SCORES, "--data dcgan: a score folder of interfacegan_svm.py score "
+                                                        "--source eyeglasses")
     checkpoint_dir: str = override(InverterConfig, "checkpoint_dir", "")
     log_dir: str = override(InverterConfig, "log_dir", "")
     export_dir: str = override(InverterConfig, "export_dir", "")
@@ -79,6 +86,14 @@ class EvaluateCommand:
     model: str = setting(None, "an exported inverter", type=str)
     count: int = setting(200, "held-out faces per class")
     seed: int = setting(SYNTHETIC_TEST_SEED, "seed of the held-out faces")
+    data: str = setting("synthetic", "synthetic: judged against the renderer's ground truth; dcgan: held-out DCGAN "
+                                     "faces judged by their eyeglasses score, beside the InterFaceGAN boundary edit",
+                        choices=("synthetic", "dcgan"))
+    boundaries: str = setting(os.path.join(PATH_DCGAN_EYEGLASSES, "boundaries"),
+                              "--data dcgan: the boundary folder holding eyeglasses.npy")
+    alpha: float = setting(edits.EDIT_END, "--data dcgan: the boundary edit moves the latent this far along "
+                                           "the normal (add) or back (remove)")
+    facenet: str = setting(facenet.DEFAULT, f"--data dcgan: FaceNet for identity similarity: {facenet.HELP}")
     out: str = setting(None, f"output folder (default: {PATH_INVERTER_RESULTS}/<run>/evaluation)", type=str,
                        output=True)
 
@@ -95,6 +110,8 @@ def _split(a):
         if not a.without or not a.with_:
             raise InputError("--data folders needs both --without and --with")
         return attribute_data.folder_split(a.without, a.with_, a.limit)
+    if a.data == "dcgan":
+        return attribute_data.eyeglasses_scored_split(a.scores, a.limit)
     from faceinv.models.generators import load_generator
     if a.count <= 0:
         raise InputError(f"--count must be positive, not {a.count}")
@@ -111,6 +128,9 @@ def _data_size(a):
         first = os.path.join(a.without, files.list_images(a.without)[0])
         return files.read_image(first).shape[0]
     from faceinv.models.generators import load_generator
+    if a.data == "dcgan":
+        _, _, meta = attribute_data.read_eyeglasses_scores(a.scores)
+        return load_generator(meta["generator"]).resolution
     return load_generator("synthetic").resolution
 
 
@@ -118,7 +138,7 @@ def resolve_train(c):
     """Fill the resolution, the run's name and its folders."""
     if c.data == "folders" and (not c.without or not c.with_):
         raise InputError("--data folders needs both --without and --with")
-    attribute = "eyeglasses" if c.data == "synthetic" else c.attribute.lower()
+    attribute = "eyeglasses" if c.data in ("synthetic", "dcgan") else c.attribute.lower()
     run = c.run or f"{attribute}_{c.data}" + ("_attention" if c.attention else "")
     return dataclasses.replace(
         c, run=run, size=c.size or _data_size(c),
@@ -238,6 +258,8 @@ def evaluate(a):
     config.require(a, "model")
     if a.count <= 0:
         raise InputError(f"--count must be positive, not {a.count}")
+    if a.data == "dcgan":
+        return evaluate_dcgan(a)
     inverter = LoadedInverter(a.model)
     generator = load_generator("synthetic")
     report = eyeglasses.judge_edits(generator, inverter, a.count, a.seed, inverter.size)
@@ -265,6 +287,55 @@ def evaluate(a):
               f"mean change outside the eye region {s['outside_mean']:.4f} "
               f"(threshold {eyeglasses.OUTSIDE_THRESHOLD})")
     print(f"wrote {out}/evaluation.json, per_face.csv, judge.png (amount against cosine) and grid.png")
+
+
+def evaluate_dcgan(a):
+    """The inverter and the InterFaceGAN boundary, each adding and removing eyeglasses on held-out
+    DCGAN faces, judged by the eyeglasses score and FaceNet."""
+    from faceinv.editing.boundaries import load_boundary
+    from faceinv.models.facenet import load_facenet
+    from faceinv.models.generators import DCGAN, load_generator
+    boundary_path = os.path.join(a.boundaries, "eyeglasses.npy")
+    if not os.path.isfile(boundary_path):
+        raise InputError(f"{a.boundaries} holds no eyeglasses.npy (interfacegan_svm.py boundaries writes it)")
+    inverter = LoadedInverter(a.model)
+    generator = load_generator(DCGAN)
+    if inverter.size != generator.resolution:
+        raise InputError(f"the inverter {a.model} edits {inverter.size}x{inverter.size} faces, but the DCGAN draws "
+                         f"{generator.resolution}x{generator.resolution}: train one with --data dcgan")
+    normal = load_boundary(boundary_path, generator.latent_dim)
+    network = load_facenet(a.facenet)
+
+    def boundary_edit(faces, latents, direction):
+        sign = 1.0 if direction == "add" else -1.0
+        return np.asarray(generator((latents + sign * a.alpha * normal).astype(np.float32)))
+
+    def inverter_edit(faces, latents, direction):
+        return inverter(np.asarray(faces, np.float32), direction)[0]
+
+    scorer = eyeglasses_score.EyeglassesScorer(generator.template)
+    editors = {"boundary": boundary_edit, "inverter": inverter_edit}
+    summary, pictures = eyeglasses_score.judge_edits(generator, scorer, network, editors, a.count, a.seed)
+    out = a.out or os.path.join(PATH_INVERTER_RESULTS, os.path.basename(os.path.normpath(a.model)), "evaluation")
+    os.makedirs(out, exist_ok=True)
+    # What the figures rest on comes first: a 64 px grid's banner shows only some 60 characters.
+    label = f"judged by the eyeglasses score, not labels | {generator.label} | identity: {network.label}"
+    config.write(out, dataclasses.replace(a, out=out))
+    files.save_json(os.path.join(out, "evaluation.json"), dict(
+        summary, model=os.path.abspath(a.model), boundary=os.path.abspath(boundary_path), alpha=a.alpha,
+        label=label, inverter=inverter.label, count=a.count, seed=a.seed, facenet=network.label,
+        thresholds={"without_max": eyeglasses_score.WITHOUT_MAX, "with_min": eyeglasses_score.WITH_MIN}))
+    rows = np.concatenate([np.stack(pictures[d], 1) for d in ("add", "remove")], axis=1)
+    files.save_grid(os.path.join(out, "grid.png"), rows.reshape(-1, *rows.shape[2:]), rows.shape[1], label,
+                    ["without", "boundary+", "inverter+", "with", "boundary-", "inverter-"])
+    for direction in ("add", "remove"):
+        for name in editors:
+            s = summary[direction][name]
+            after = "no face found" if s["score_after"] is None else f"{s['score_after']:.2f}"
+            print(f"{direction} eyeglasses, {name}: the score crossed in {100 * s['flip_rate']:.1f}% of "
+                  f"{a.count} held-out faces (mean {summary[direction]['score_before']:.2f} -> {after}); "
+                  f"FaceNet identity similarity {s['identity_similarity']:.3f}")
+    print(f"wrote {out}/evaluation.json and grid.png")
 
 
 def main(argv=None):

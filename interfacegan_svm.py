@@ -4,9 +4,12 @@ Commands (each has --help):
   classifier   train the CelebA attribute classifier (ResNet18, 40 attributes)
   score        sample latents, render their faces and score them: --source
                synthetic (true scores of the built-in generator), landmarks
-               (MTCNN pose and smile) or classifier
+               (MTCNN pose and smile), eyeglasses (the line across the nose
+               bridge) or classifier
   boundaries   one linear SVM per attribute on the highest and lowest scores;
                writes <attribute>.npy and the accuracy / cosine / correlation tables
+  sorted       a grid of scored faces from the highest score to the lowest, to
+               check a score by eye
   edit         move latents along a boundary (optionally holding others fixed)
                and save each edit as a row of faces
 
@@ -24,10 +27,17 @@ import numpy as np
 
 from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
-from faceinv.editing import attributes, boundaries, edits
+from faceinv.editing import attributes, boundaries, edits, eyeglasses_score
 from faceinv.editing.attribute_classifier import ClassifierConfig
 from faceinv.errors import InputError
-from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
+from faceinv.models.generators import (
+    GENERATOR,
+    GENERATOR_HELP,
+    generator_tag,
+    load_generator,
+    render_batches,
+    sample_latents,
+)
 from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
 
 PATH_CLASSIFIER = os.path.join(PATH_SAVED_MODEL, "attributes_celeba")
@@ -49,13 +59,15 @@ class ClassifierCommand(ClassifierConfig):
 class ScoreCommand:
     generator: str = setting(GENERATOR, GENERATOR_HELP)
     source: str = setting("classifier", "synthetic: the built-in generator's true scores; landmarks: MTCNN pose "
-                                        "and smile; classifier: the CelebA classifier", choices=attributes.SOURCES)
+                                        "and smile; eyeglasses: the line across the nose bridge between MTCNN's "
+                                        "eyes; classifier: the CelebA classifier", choices=attributes.SOURCES)
     classifier: str = setting(PATH_CLASSIFIER, "for --source classifier")
     attributes: str = setting(None, "classifier columns to keep, comma-separated (default: all 40)", type=str)
     n: int = setting(20000, "latents to sample", paper=500000)
     seed: int = setting(SCORE_SEED, "seed of the latents")
     batch_size: int = setting(64, "faces per generator call")
-    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores)", type=str,
+    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores, or "
+                             f"{PATH_INTERFACEGAN}/<generator>/eyeglasses/scores for --source eyeglasses)", type=str,
                        output=True)
 
 
@@ -65,13 +77,25 @@ class BoundariesCommand:
     latents: str = setting(None, "with a scores .npy: its latents .npy [N, latent_dim]", type=str)
     names: str = setting(None, "with a scores .npy: a text file naming its K columns, one per line", type=str)
     attributes: str = setting(None, "comma-separated subset (default: every column)", type=str)
-    top: int = setting(None, "positives (and negatives) per attribute, instead of --ratio", type=int, paper=10000)
+    top: int = setting(None, "positives (and negatives) per attribute, instead of --ratio (eyeglasses scores: "
+                             "by default the faces clearly on each side, at least "
+                             f"{eyeglasses_score.MIN_SIDE_FACES})", type=int, paper=10000)
     ratio: float = setting(boundaries.RATIO, "or this fraction of the scored latents, per side")
     split: float = setting(boundaries.SPLIT, "train fraction of the chosen latents")
     solver: str = setting("linear-svc", "linear-svc (fast), sgd, or svc (InterFaceGAN's SVC(kernel='linear'))",
                           choices=boundaries.SOLVERS)
     seed: int = setting(0, "seed of the train/validation split")
     out: str = setting(None, "boundary folder (default: 'boundaries' beside the score folder or file)", type=str,
+                       output=True)
+
+
+@dataclasses.dataclass
+class SortedCommand:
+    scores: str = setting(None, "a score folder (the score command writes one)", type=str)
+    attribute: str = setting(None, "the score column to sort by", type=str)
+    rows: int = setting(8, "rows of faces, highest scores first")
+    columns: int = setting(12, "faces per row")
+    out: str = setting(None, "the grid (default: <attribute>_sorted.png in the score folder)", type=str,
                        output=True)
 
 
@@ -95,6 +119,7 @@ class EditCommand:
 COMMANDS = {"classifier": (ClassifierCommand, "train the CelebA attribute classifier"),
             "score": (ScoreCommand, "sample latents and score their faces"),
             "boundaries": (BoundariesCommand, "fit one linear SVM per attribute"),
+            "sorted": (SortedCommand, "a grid of scored faces at evenly spaced ranks, to check a score by eye"),
             "edit": (EditCommand, "edit latents along a boundary")}
 
 
@@ -129,18 +154,31 @@ def score(a):
     elif a.source == "landmarks":
         scores, names = attributes.landmark_scores(generator, latents, a.batch_size)
         meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
+    elif a.source == "eyeglasses":
+        scores, names = attributes.eyeglasses_scores(generator, latents, a.batch_size)
+        meta["scorer"] = "eyeglasses_score.py: grey levels of the strongest thin line across the nose bridge"
     else:
         from faceinv.editing.attribute_classifier import LoadedClassifier
         model = LoadedClassifier(a.classifier)
         scores, names = attributes.classifier_scores(generator, latents, model, _names(a.attributes),
                                                      a.batch_size)
         meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
-    out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator), "scores")
+    # Eyeglasses scores get a folder of their own: `score` writes every other source to the same one.
+    out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator),
+                                *(["eyeglasses"] if a.source == "eyeglasses" else []), "scores")
     meta = attributes.write_scores(out, latents, scores, names, meta)
     config.write(out, dataclasses.replace(a, out=out))
     invalid = ", ".join(f"{k} {v}" for k, v in meta["invalid"].items() if v)
     print(f"scored {a.n} latents ({', '.join(names)}) into {out}"
           + (f"; unscored (no face detected): {invalid}" if invalid else ""))
+
+
+def _top(a, meta, name, column):
+    """--top; else, for the eyeglasses score, as many faces as lie clearly on each side: its
+    top quarter would hold faces without glasses, which fewer than one in five wear."""
+    if a.top or meta.get("source") != "eyeglasses" or name != "eyeglasses":
+        return a.top
+    return min(eyeglasses_score.check_sides(column, f"the eyeglasses scores in {a.scores}"))
 
 
 def fit_boundaries(a):
@@ -151,8 +189,9 @@ def fit_boundaries(a):
         if name not in names:
             raise InputError(f"attribute {name!r} is not in the scores; they hold {', '.join(names)}")
     # Check every attribute's sample count before the first (possibly slow) fit.
+    tops = {name: _top(a, meta, name, scores[:, names.index(name)]) for name in wanted}
     for name in wanted:
-        boundaries.chosen_count(int((~np.isnan(scores[:, names.index(name)])).sum()), a.top, a.ratio)
+        boundaries.chosen_count(int((~np.isnan(scores[:, names.index(name)])).sum()), tops[name], a.ratio)
     beside = os.path.normpath(a.scores) if os.path.isdir(a.scores) else os.path.abspath(a.scores)
     out = a.out or os.path.join(os.path.dirname(beside), "boundaries")
     os.makedirs(out, exist_ok=True)
@@ -162,7 +201,7 @@ def fit_boundaries(a):
                           "latent_dim": latents.shape[1], "source": meta.get("source", "file"),
                           "solver": a.solver, "attributes": {}}
     for name in wanted:
-        b = boundaries.train_boundary(latents, scores[:, names.index(name)], name, a.top, a.ratio,
+        b = boundaries.train_boundary(latents, scores[:, names.index(name)], name, tops[name], a.ratio,
                                       a.split, a.solver, a.seed)
         boundaries.save_boundary(os.path.join(out, f"{name}.npy"), b)
         entry = {k: v for k, v in vars(b).items() if k != "normal"}
@@ -178,6 +217,33 @@ def fit_boundaries(a):
     boundaries.write_tables(out, fitted, scores, names, label)
     config.write(out, dataclasses.replace(a, out=out))
     print(f"wrote {len(fitted)} boundaries and tables.md to {out}")
+
+
+def sorted_grid(a):
+    config.require(a, "scores", "attribute")
+    if a.rows < 1 or a.columns < 1:
+        raise InputError(f"--rows and --columns must be positive, not {a.rows} and {a.columns}")
+    latents, scores, names, meta = attributes.read_scores(a.scores)
+    if a.attribute not in names:
+        raise InputError(f"attribute {a.attribute!r} is not in the scores; they hold {', '.join(names)}")
+    column = scores[:, names.index(a.attribute)]
+    scored = np.flatnonzero(~np.isnan(column))
+    if not len(scored):
+        raise InputError(f"no face in {a.scores} has a {a.attribute} score")
+    ranked = scored[np.argsort(-column[scored], kind="stable")]
+    shown = ranked[np.unique(np.linspace(0, len(ranked) - 1, a.rows * a.columns).round().astype(int))]
+    generator = load_generator(meta.get("generator") or GENERATOR)
+    faces = np.concatenate([faces for _, faces in render_batches(generator, latents[shown])])
+    out = a.out or os.path.join(a.scores, f"{a.attribute}_sorted.png")
+    low, high = column[shown[-1]], column[shown[0]]
+    files.save_grid(out, faces, a.columns, f"{generator.label} | {a.attribute} {high:.1f} (top left) to {low:.1f}, "
+                    f"even ranks of {len(scored)}")
+    config.write(os.path.dirname(os.path.abspath(out)), dataclasses.replace(a, out=out),
+                 f"{os.path.splitext(os.path.basename(out))[0]}_config.json")
+    for row in range(0, len(shown), a.columns):
+        print(f"row {row // a.columns + 1}: {a.attribute} {column[shown[row]]:.2f} to "
+              f"{column[shown[min(row + a.columns, len(shown)) - 1]]:.2f}")
+    print(f"wrote {out}")
 
 
 def _edit_latents(a, latent_dim):
@@ -230,7 +296,8 @@ def edit(a):
 
 def main(argv=None):
     command, settings = config.parse_command(COMMANDS, argv, __doc__)
-    {"classifier": classifier, "score": score, "boundaries": fit_boundaries, "edit": edit}[command](settings)
+    {"classifier": classifier, "score": score, "boundaries": fit_boundaries, "sorted": sorted_grid,
+     "edit": edit}[command](settings)
 
 
 if __name__ == "__main__":

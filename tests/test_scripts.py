@@ -19,7 +19,7 @@ HELP = {
     ("invert_photo.py",): ["photo", "--encoder", "--attribute"],
     ("demo.py",): ["--generator", "--host", "--ssl-certfile", "127.0.0.1"],
     ("prepare_real_faces.py",): ["vggface2", "--out"],
-    ("interfacegan_svm.py",): ["classifier", "score", "boundaries", "edit"],
+    ("interfacegan_svm.py",): ["classifier", "score", "boundaries", "sorted", "edit"],
     ("interfacegan_svm.py", "classifier"): ["usage"],
     ("interfacegan_svm.py", "score"): ["--source", "landmarks"],
     ("interfacegan_svm.py", "boundaries"): ["--scores", "--ratio"],

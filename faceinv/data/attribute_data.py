@@ -1,6 +1,6 @@
 """Faces split by one attribute (without / with), as the attribute inverter trains on them.
 
-Three sources, one shape: a `TwoClasses` holds each class as either image
+Four sources, one shape: a `TwoClasses` holds each class as either image
 paths or uint8 arrays, and `pairs()` turns it into batches of (faces without,
 faces with), resized to the training size.
 - CelebA: the photos and list_attr_celeba.txt, split by a named attribute
@@ -8,6 +8,9 @@ faces with), resized to the training size.
 - Two folders of aligned faces, one per class; all images must share one size.
 - `synthetic`: faces of the built-in generator split by their true eyeglasses
   score (a stand-in, labelled so).
+- `dcgan`: a generator's faces from a score folder of `interfacegan_svm.py score
+  --source eyeglasses`, split by eyeglasses_score.py's thresholds (the faces
+  in between are left out).
 An epoch is one pass over the smaller class; the larger class gives a fresh
 random subset of the same size each epoch. Each epoch's order is seeded by
 (seed, epoch), so a resumed run sees the batches it would have seen.
@@ -20,7 +23,7 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.data import pipelines
-from faceinv.editing import eyeglasses
+from faceinv.editing import attributes, eyeglasses, eyeglasses_score
 from faceinv.editing.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.errors import InputError
 from faceinv.models.generators import render_batches
@@ -30,7 +33,7 @@ from faceinv.models.generators import render_batches
 class TwoClasses:
     without: object          # paths [N] or uint8 faces [N, H, W, 3]
     with_: object
-    source: str              # "celeba", "folders" or "synthetic"
+    source: str              # "celeba", "folders", "synthetic" or "dcgan"
     label: str               # printed on every output; says STAND-IN for synthetic faces
     crop_celeba: bool = False
 
@@ -81,6 +84,34 @@ def synthetic_split(generator, count, seed=0):
         return np.concatenate([faces for _, faces in render_batches(generator, latents)])
     return TwoClasses(render(without), render(with_), "synthetic",
                       f"{generator.label}, split by the true eyeglasses score")
+
+
+def read_eyeglasses_scores(scores_folder):
+    """(latents [N, D], eyeglasses scores [N], meta) of a score folder written with --source eyeglasses."""
+    if not os.path.isdir(scores_folder):
+        raise InputError(f"score folder {scores_folder} does not exist; interfacegan_svm.py score "
+                         "--generator dcgan-digiface --source eyeglasses writes one")
+    latents, scores, names, meta = attributes.read_scores(scores_folder)
+    if meta.get("source") != "eyeglasses" or "eyeglasses" not in names:
+        raise InputError(f"{scores_folder} holds no eyeglasses scores (source {meta.get('source')!r}); "
+                         "interfacegan_svm.py score --source eyeglasses writes them")
+    return latents, scores[:, names.index("eyeglasses")], meta
+
+
+def eyeglasses_scored_split(scores_folder, limit=0):
+    """The faces of an eyeglasses score folder clearly without / with glasses (the first
+    `limit` of each if > 0); fewer than eyeglasses_score.MIN_SIDE_FACES on a side is an InputError."""
+    from faceinv.models.generators import load_generator
+    latents, column, meta = read_eyeglasses_scores(scores_folder)
+    eyeglasses_score.check_sides(column, f"the eyeglasses scores in {scores_folder}")
+    generator = load_generator(meta["generator"])
+    classes = [latents[side][:limit] if limit else latents[side] for side in eyeglasses_score.sides(column)]
+
+    def render(chosen):
+        return np.concatenate([faces for _, faces in render_batches(generator, chosen)])
+    return TwoClasses(render(classes[0]), render(classes[1]), "dcgan",
+                      f"{generator.label}, split by the eyeglasses score (<= {eyeglasses_score.WITHOUT_MAX} / "
+                      f">= {eyeglasses_score.WITH_MIN} grey levels, not a human label)")
 
 
 def _check_counts(without, with_, what):

@@ -10,6 +10,9 @@ Sources:
 - `landmarks`: MTCNN's five landmarks on the rendered face: `pose` (yaw, as
   InterFaceGAN derived pose from landmarks) and `smile` (mouth-corner distance
   over eye distance); a face without a detection is NaN;
+- `eyeglasses`: the strongest thin line across the nose bridge between MTCNN's
+  eyes (eyeglasses_score.py), for generators whose glasses no one labelled
+  (the DCGAN); a face without a detection is NaN;
 - `classifier`: logits of a CelebA attribute classifier (attribute_classifier.py);
 - a user's own .npy of scores with a names file: `read_scores`.
 """
@@ -19,12 +22,13 @@ import numpy as np
 
 from faceinv import files
 from faceinv.data import alignment
+from faceinv.editing.eyeglasses_score import EyeglassesScorer
 from faceinv.errors import InputError
 from faceinv.models.generators import render_batches
 from faceinv.progress import progress
 
 LATENTS, SCORES, NAMES, META = "latents.npy", "scores.npy", "attributes.txt", "meta.json"
-SOURCES = ("synthetic", "landmarks", "classifier")
+SOURCES = ("synthetic", "landmarks", "eyeglasses", "classifier")
 LANDMARK_ATTRIBUTES = ("pose", "smile")
 
 
@@ -45,6 +49,16 @@ def landmark_scores(generator, latents, batch_size=64, detector=None):
                 scores[start + i] = alignment.yaw(points), alignment.mouth_width(points)
         bar.add(len(faces))
     return scores, list(LANDMARK_ATTRIBUTES)
+
+
+def eyeglasses_scores(generator, latents, batch_size=64, scorer=None):
+    scorer = scorer or EyeglassesScorer(generator.template)
+    scores = np.full((len(latents), 1), np.nan, np.float32)
+    bar = progress(len(latents))
+    for start, faces in render_batches(generator, latents, batch_size):
+        scores[start:start + len(faces), 0] = scorer(faces)
+        bar.add(len(faces))
+    return scores, ["eyeglasses"]
 
 
 def classifier_scores(generator, latents, classifier, attributes=None, batch_size=64):
