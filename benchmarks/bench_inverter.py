@@ -3,6 +3,7 @@
     python benchmarks/bench_inverter.py                       # every variant, 64 px, width 8, 12 epochs
     python benchmarks/bench_inverter.py --variants transposed resize --epochs 4
     python benchmarks/bench_inverter.py --facenet-cost     # seconds per step with and without FaceNet
+    python benchmarks/bench_inverter.py --runs b_s0 b_s1 b_s2  # mean and spread of finished, evaluated runs
 
 Each variant trains with the same data, seed and loss weights through
 attribute_inverter.py (runs bench_<variant>, kept under saved_model/, results/,
@@ -64,6 +65,38 @@ def facenet_cost(args, steps=10):
     print(files.markdown_table(["--facenet-weight", "s / step"], rows))
 
 
+def _figures(run):
+    """One run's figures from results/attribute_inverter/<run>/: history.csv and evaluation/evaluation.json."""
+    results = os.path.join(attribute_inverter.PATH_INVERTER_RESULTS, run)
+    r = files.load_json(os.path.join(results, "evaluation", "evaluation.json"))
+    history = files.read_csv(os.path.join(results, "history.csv"))
+    config = files.load_json(os.path.join(results, "config.json"))
+    # The first epoch also compiles the step: time the others.
+    seconds = np.median([float(e["seconds"]) for e in history[1:] or history]) / (config["count"] // config["batch_size"])
+    figures = {"s / step": seconds}
+    for d in ("add", "remove"):
+        figures[f"{d}: strict"] = 100 * r[d]["success"]
+        figures[f"{d}: lenient"] = 100 * r[d]["success_lenient"]
+        figures[f"{d}: median cosine"] = r[d]["cosine_quartiles"][1]
+        figures[f"{d}: outside change"] = r[d]["outside_mean"]
+    figures["checkerboard"] = max(r[d]["checkerboard_mean"] for d in ("add", "remove"))
+    return figures
+
+
+def summarise(runs):
+    """Each figure's mean and spread (sample standard deviation) over the runs, one row per figure."""
+    table = [_figures(run) for run in runs]
+    rows = []
+    for key in table[0]:
+        values = np.array([t[key] for t in table])
+        spread = values.std(ddof=1) if len(values) > 1 else 0.0
+        digits = 1 if "strict" in key or "lenient" in key else 4 if "change" in key or "checker" in key else 3
+        rows.append([key, f"{values.mean():.{digits}f} ± {spread:.{digits}f}",
+                     ", ".join(f"{v:.{digits}f}" for v in values)])
+    print(f"\n{len(runs)} runs: {', '.join(runs)} (rates in % of held-out faces; ± is the standard deviation)")
+    print(files.markdown_table(["figure", "mean ± spread", "each run"], rows))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,10 +111,13 @@ def main(argv=None):
     parser.add_argument("--mask-weight", type=float, default=0.2, help="for the attention variants")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--facenet-cost", action="store_true", help="only time steps with and without FaceNet")
+    parser.add_argument("--runs", nargs="+", help="only summarise these trained and evaluated runs")
     args = parser.parse_args(argv)
     if args.facenet_cost:
         return facenet_cost(args)
-    rows = []
+    if args.runs:
+        return summarise(args.runs)
+    runs = []
     for variant in args.variants:
         run = f"bench_{variant}_s{args.seed}"
         flags = VARIANTS[variant] + (["--mask-weight", str(args.mask_weight)] if "--attention" in VARIANTS[variant]
@@ -92,22 +128,13 @@ def main(argv=None):
                                  "--residual-weight", str(args.residual_weight)] + flags)
         model = os.path.join(attribute_inverter.PATH_MODELS, run)
         attribute_inverter.main(["evaluate", "--model", model, "--count", str(args.test_count)])
-        results = os.path.join(attribute_inverter.PATH_INVERTER_RESULTS, run)
-        r = files.load_json(os.path.join(results, "evaluation", "evaluation.json"))
-        # The first epoch also compiles the step: time the others.
-        epochs = files.read_csv(os.path.join(results, "history.csv"))[1:] or files.read_csv(
-            os.path.join(results, "history.csv"))
-        seconds = np.median([float(e["seconds"]) for e in epochs]) / (args.count // args.batch_size)
-        rows.append([variant, f"{seconds:.3f}",
-                     *(f"{100 * r[d]['success']:.1f}% ({100 * r[d]['success_lenient']:.1f}%)" for d in ("add", "remove")),
-                     *(f"{r[d]['outside_mean']:.4f}" for d in ("add", "remove")),
-                     f"{max(r[d]['checkerboard_mean'] for d in ('add', 'remove')):.4f}",
-                     "yes" if r["passes"] else "no"])
+        runs.append(run)
+    figures = [_figures(run) for run in runs]
     print(f"\nSTAND-IN data: synthetic faces at {args.size} px; width {args.width}, {args.epochs} epochs, seed "
           f"{args.seed}, {args.count} faces a class, {args.test_count} held-out faces a class; target: at least "
           f"{100 * SUCCESS_TARGET:.0f}% each way (strict), outside change under {OUTSIDE_THRESHOLD}")
-    print(files.markdown_table(["variant", "s / step", "glasses added: strict (lenient)", "glasses removed",
-                                "outside change (add)", "outside change (remove)", "checkerboard", "passes"], rows))
+    print(files.markdown_table(["variant", *figures[0]], [[variant, *(f"{v:.4g}" for v in f.values())]
+                                                          for variant, f in zip(args.variants, figures)]))
 
 
 if __name__ == "__main__":
