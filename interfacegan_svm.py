@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
+from faceinv import cli, config, files, shards  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
 from faceinv.editing import attributes, boundaries, edits
 from faceinv.editing.attribute_classifier import ClassifierConfig
@@ -54,9 +54,13 @@ class ScoreCommand:
     attributes: str = setting(None, "classifier columns to keep, comma-separated (default: all 40)", type=str)
     n: int = setting(20000, "latents to sample", paper=500000)
     seed: int = setting(SCORE_SEED, "seed of the latents")
-    batch_size: int = setting(64, "faces per generator call")
-    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores)", type=str,
-                       output=True)
+    batch_size: int = setting(64, "faces per generator call (shards and resumable parts split on its multiples)")
+    shard: str = setting("", "score only shard i of n (i from 0), into <out>/shards/<i>-of-<n>; every face "
+                             "is the one an unsharded run scores", metavar="I/N")
+    merge: bool = setting(False, "join the finished shards of <out> into <out> itself (checked: same job, "
+                                 "every face exactly once)")
+    out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores); a killed run "
+                             "resumes there", type=str, output=True)
 
 
 @dataclasses.dataclass
@@ -117,29 +121,37 @@ def classifier(c):
 
 
 def score(a):
-    if a.n <= 0:
-        raise InputError(f"--n must be positive, not {a.n}")
+    if a.n <= 0 or a.batch_size <= 0:
+        raise InputError(f"--n and --batch-size must be positive, not {a.n} and {a.batch_size}")
+    shard = shards.parse(a.shard)
+    shards.check_request(shard, a.merge)
+    start, stop = shard.range(a.n, a.batch_size) if shard else (0, a.n)
     generator = load_generator(a.generator)
     print(f"generator: {generator.label}")
-    latents = sample_latents(a.n, a.seed, generator.latent_dim)
-    meta = {"generator": generator.handle, "generator_label": generator.label, "source": a.source,
-            "seed": a.seed, "latent_dim": generator.latent_dim}
-    if a.source == "synthetic":
-        scores, names = attributes.synthetic_scores(generator, latents)
-    elif a.source == "landmarks":
-        scores, names = attributes.landmark_scores(generator, latents, a.batch_size)
-        meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
-    else:
-        from faceinv.editing.attribute_classifier import LoadedClassifier
-        model = LoadedClassifier(a.classifier)
-        scores, names = attributes.classifier_scores(generator, latents, model, _names(a.attributes),
-                                                     a.batch_size)
-        meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
     out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator), "scores")
-    meta = attributes.write_scores(out, latents, scores, names, meta)
-    config.write(out, dataclasses.replace(a, out=out))
+    meta = {"generator": generator.handle, "generator_label": generator.label, "source": a.source,
+            "seed": a.seed, "count": a.n, "batch_size": a.batch_size, "latent_dim": generator.latent_dim}
+    if a.merge:
+        meta = attributes.merge_scores(out, meta)
+        config.write(out, dataclasses.replace(a, out=out))
+        print(f"merged the shards' scores of {a.n} latents into {out}")
+        return
+    classifier = None
+    if a.source == "landmarks":
+        meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
+    elif a.source == "classifier":
+        from faceinv.editing.attribute_classifier import LoadedClassifier
+        classifier = LoadedClassifier(a.classifier)
+        meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
+    names, score_batch = attributes.scorer(a.source, generator, a.batch_size, classifier, _names(a.attributes))
+    folder = shard.folder(out) if shard else out
+    if shard:
+        meta.update(shard=str(shard), start=start, stop=stop)
+    latents = sample_latents(a.n, a.seed, generator.latent_dim)[start:stop]
+    meta = attributes.score_in_parts(folder, latents, start, score_batch, names, meta)
+    config.write(folder, dataclasses.replace(a, out=out))
     invalid = ", ".join(f"{k} {v}" for k, v in meta["invalid"].items() if v)
-    print(f"scored {a.n} latents ({', '.join(names)}) into {out}"
+    print(f"scored latents {start}..{stop - 1} of {a.n} ({', '.join(names)}) into {folder}"
           + (f"; unscored (no face detected): {invalid}" if invalid else ""))
 
 
