@@ -15,6 +15,7 @@ Commands (each has --help):
     python interfacegan_svm.py edit --boundaries results/interfacegan/synthetic/boundaries \\
         --attribute age --condition gender
     python interfacegan_svm.py edit --boundaries ... --attribute smile --latents results/resnet
+    python interfacegan_svm.py edit --boundaries ... --attribute age --absolute   # to z . n = -3 ... 3
 The paper's setting: a CelebA classifier, `score --n 500000`, `boundaries --top 10000`.
 """
 import dataclasses
@@ -89,8 +90,11 @@ class EditCommand:
                                  "default: random latents", type=str)
     count: int = setting(8, "latents to edit")
     seed: int = setting(EDIT_SEED, "for random latents")
-    start: float = setting(edits.EDIT_START, "first step along the direction")
-    end: float = setting(edits.EDIT_END, "last step along the direction")
+    start: float = setting(edits.EDIT_START, "first step along the direction (with --absolute: first distance)")
+    end: float = setting(edits.EDIT_END, "last step along the direction (with --absolute: last distance)")
+    absolute: bool = setting(False, "--start and --end are signed distances z . n from the boundary that every "
+                                    "latent is moved to (InterFaceGAN's linear_interpolate, intercept dropped), "
+                                    "not offsets from where it is")
     steps: int = setting(edits.EDIT_STEPS, "faces along each edit")
     generator: str = setting(None, "(default: the one the boundaries were fitted for)", type=str)
     out: str = setting(None, "edit folder (default: beside the boundary folder, 'edits')", type=str, output=True)
@@ -219,15 +223,17 @@ def edit(a):
 
     direction = edits.conditional_direction(normal(a.attribute), [normal(c) for c in a.condition])
     latents = _edit_latents(a, generator.latent_dim)
-    path, alphas = edits.edit_path(latents, direction, a.start, a.end, a.steps)
-    name = a.attribute + "".join(f"_holding_{c}" for c in a.condition)
+    path, alphas = edits.edit_path(latents, direction, a.start, a.end, a.steps, a.absolute)
+    name = a.attribute + "".join(f"_holding_{c}" for c in a.condition) + ("_at_distances" if a.absolute else "")
     out = a.out or os.path.join(os.path.dirname(os.path.normpath(a.boundaries)), "edits")
     os.makedirs(out, exist_ok=True)
     files.save_npy(os.path.join(out, f"{name}_latents.npy"), path)
     faces = edits.render_edits(generator, path)
-    title = f"{generator.label} | {a.attribute}" + (f" holding {', '.join(a.condition)}" if a.condition else "")
+    title = (f"{generator.label} | {a.attribute}" + (f" holding {', '.join(a.condition)}" if a.condition else "")
+             + (" | columns: distance from the boundary" if a.absolute else ""))
     edits.save_edit_grid(os.path.join(out, f"{name}.png"), faces, alphas, title)
     summary = {"attribute": a.attribute, "conditions": a.condition, "alphas": alphas.tolist(),
+               "alphas_are": "distances from the boundary" if a.absolute else "offsets along the direction",
                "latents": a.latents or f"random, seed {a.seed}", "count": len(latents),
                "generator": generator.handle, "generator_label": generator.label}
     if hasattr(generator, "attribute_scores"):

@@ -321,3 +321,24 @@ def test_score_shard_bad_input_is_one_line_and_changes_nothing(tmp_path, one_lin
     shutil.rmtree(out / "shards" / "1-of-2")
     os.rename(tmp_path / "kept", out / "shards" / "1-of-2")
     assert _files(out) == {p: t for p, t in before.items() if "0-of-4" not in str(p)}  # no file rewritten
+
+
+def test_absolute_edits_put_every_latent_at_the_given_distances(fitted, tmp_path):
+    """InterFaceGAN's linear_interpolate: z + (d - z . n) n lies at z . n = d, whatever z . n was."""
+    latents = np.random.default_rng(4).standard_normal((3, 512)).astype(np.float32)
+    latents[0] += 5 * np.load(fitted / "boundaries" / "age.npy")[0]  # far on one side already
+    np.save(tmp_path / "z.npy", latents)
+    interfacegan_svm.main(["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "age",
+                           "--condition", "gender", "--latents", str(tmp_path / "z.npy"), "--absolute",
+                           "--start", "-2", "--end", "2", "--steps", "3", "--out", str(tmp_path / "e")])
+    path = np.load(tmp_path / "e" / "age_holding_gender_at_distances_latents.npy")
+    normal = lambda name: boundaries.load_boundary(str(fitted / "boundaries" / f"{name}.npy"), 512)  # noqa: E731
+    direction = edits.conditional_direction(normal("age"), [normal("gender")])
+    np.testing.assert_allclose(path @ direction, np.tile([-2.0, 0.0, 2.0], (3, 1)), atol=1e-4)
+    np.testing.assert_allclose(path @ normal("gender"), np.repeat(latents @ normal("gender"), 3).reshape(3, 3),
+                               atol=1e-4)  # the condition stays where it was
+    offsets, _ = edits.edit_path(latents, direction, -2, 2, 3)  # relative edits keep each latent's own distance
+    np.testing.assert_allclose(offsets @ direction - path @ direction, np.repeat(latents @ direction, 3).reshape(3, 3),
+                               atol=1e-4)
+    assert files.load_json(tmp_path / "e" / "age_holding_gender_at_distances.json")["alphas_are"] == \
+        "distances from the boundary"
