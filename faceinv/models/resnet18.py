@@ -11,8 +11,8 @@ layers = keras.layers
 def batch_norm(name):
     """BatchNorm whose batch statistics are summed over all replicas, so that two
     workers (or GPUs) normalise by the global batch as one device does. On one
-    device it computes the moments from sums instead of tf.nn.moments (README,
-    Benchmarks, gives the cost)."""
+    device it computes the moments from sums instead of tf.nn.moments, at no
+    measurable cost (README, Benchmarks)."""
     return layers.BatchNormalization(synchronized=True, name=name)
 
 
