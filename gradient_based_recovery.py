@@ -10,6 +10,8 @@ Methods:
                        floor that a method must beat to have learned anything.
 
 Losses (--loss, combinable with weights): mae, mse, ssim, ms-ssim, facenet.
+With several GPUs visible, each batch is split over all of them; every face gets
+the result one device gives it.
 Writes results/<name>/: reconstructions, latents.npy, grid.png, metrics.json,
 config.json and the per-step loss curves losses.csv and losses.png.
 
@@ -126,7 +128,8 @@ def recover(c):
                 "batch_size": c.batch_size,
                 "start": "encoder" if encoder else "zero" if c.method == "mean-latent" else "standard normal",
                 "clip_bound": clip, "encoder": os.path.abspath(c.encoder) if encoder else None,
-                "encoder_seconds": init_seconds, "final_loss": recovery.curves["loss"][-1]}
+                "encoder_seconds": init_seconds, "final_loss": recovery.curves["loss"][-1],
+                "devices": [device or "default" for device in recovery.devices]}
     record = write_results(c.out, c.name, names, targets, recovery.images, recovery.latents, label=label,
                            seconds=init_seconds + recovery.seconds, faces_folder=c.faces,
                            evaluations_per_face=recovery.evaluations_per_face, true_latents=true_latents,

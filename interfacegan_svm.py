@@ -18,6 +18,7 @@ Commands (each has --help):
     python interfacegan_svm.py edit --boundaries results/interfacegan/synthetic/boundaries \\
         --attribute age --condition gender
     python interfacegan_svm.py edit --boundaries ... --attribute smile --latents results/resnet
+    python interfacegan_svm.py edit --boundaries ... --attribute age --absolute   # to z . n = -3 ... 3
 The paper's setting: a CelebA classifier, `score --n 500000`, `boundaries --top 10000`.
 """
 import dataclasses
@@ -25,7 +26,7 @@ import os
 
 import numpy as np
 
-from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
+from faceinv import cli, config, files, shards  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
 from faceinv.editing import attributes, boundaries, edits, eyeglasses_score
 from faceinv.editing.attribute_classifier import ClassifierConfig
@@ -65,10 +66,14 @@ class ScoreCommand:
     attributes: str = setting(None, "classifier columns to keep, comma-separated (default: all 40)", type=str)
     n: int = setting(20000, "latents to sample", paper=500000)
     seed: int = setting(SCORE_SEED, "seed of the latents")
-    batch_size: int = setting(64, "faces per generator call")
+    batch_size: int = setting(64, "faces per generator call (shards and resumable parts split on its multiples)")
+    shard: str = setting("", "score only shard i of n (i from 0), into <out>/shards/<i>-of-<n>; every face "
+                             "is the one an unsharded run scores", metavar="I/N")
+    merge: bool = setting(False, "join the finished shards of <out> into <out> itself (checked: same job, "
+                                 "every face exactly once)")
     out: str = setting(None, f"score folder (default: {PATH_INTERFACEGAN}/<generator>/scores, or "
-                             f"{PATH_INTERFACEGAN}/<generator>/eyeglasses/scores for --source eyeglasses)", type=str,
-                       output=True)
+                             f"{PATH_INTERFACEGAN}/<generator>/eyeglasses/scores for --source eyeglasses); a "
+                             "killed run resumes there", type=str, output=True)
 
 
 @dataclasses.dataclass
@@ -109,8 +114,11 @@ class EditCommand:
                                  "default: random latents", type=str)
     count: int = setting(8, "latents to edit")
     seed: int = setting(EDIT_SEED, "for random latents")
-    start: float = setting(edits.EDIT_START, "first step along the direction")
-    end: float = setting(edits.EDIT_END, "last step along the direction")
+    start: float = setting(edits.EDIT_START, "first step along the direction (with --absolute: first distance)")
+    end: float = setting(edits.EDIT_END, "last step along the direction (with --absolute: last distance)")
+    absolute: bool = setting(False, "--start and --end are signed distances z . n from the boundary that every "
+                                    "latent is moved to (InterFaceGAN's linear_interpolate, intercept dropped), "
+                                    "not offsets from where it is")
     steps: int = setting(edits.EDIT_STEPS, "faces along each edit")
     generator: str = setting(None, "(default: the one the boundaries were fitted for)", type=str)
     out: str = setting(None, "edit folder (default: beside the boundary folder, 'edits')", type=str, output=True)
@@ -142,34 +150,41 @@ def classifier(c):
 
 
 def score(a):
-    if a.n <= 0:
-        raise InputError(f"--n must be positive, not {a.n}")
+    if a.n <= 0 or a.batch_size <= 0:
+        raise InputError(f"--n and --batch-size must be positive, not {a.n} and {a.batch_size}")
+    shard = shards.parse(a.shard)
+    shards.check_request(shard, a.merge)
+    start, stop = shard.range(a.n, a.batch_size) if shard else (0, a.n)
     generator = load_generator(a.generator)
     print(f"generator: {generator.label}")
-    latents = sample_latents(a.n, a.seed, generator.latent_dim)
-    meta = {"generator": generator.handle, "generator_label": generator.label, "source": a.source,
-            "seed": a.seed, "latent_dim": generator.latent_dim}
-    if a.source == "synthetic":
-        scores, names = attributes.synthetic_scores(generator, latents)
-    elif a.source == "landmarks":
-        scores, names = attributes.landmark_scores(generator, latents, a.batch_size)
-        meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
-    elif a.source == "eyeglasses":
-        scores, names = attributes.eyeglasses_scores(generator, latents, a.batch_size)
-        meta["scorer"] = "eyeglasses_score.py: grey levels of the strongest thin line across the nose bridge"
-    else:
-        from faceinv.editing.attribute_classifier import LoadedClassifier
-        model = LoadedClassifier(a.classifier)
-        scores, names = attributes.classifier_scores(generator, latents, model, _names(a.attributes),
-                                                     a.batch_size)
-        meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
     # Eyeglasses scores get a folder of their own: `score` writes every other source to the same one.
     out = a.out or os.path.join(PATH_INTERFACEGAN, generator_tag(a.generator),
                                 *(["eyeglasses"] if a.source == "eyeglasses" else []), "scores")
-    meta = attributes.write_scores(out, latents, scores, names, meta)
-    config.write(out, dataclasses.replace(a, out=out))
+    meta = {"generator": generator.handle, "generator_label": generator.label, "source": a.source,
+            "seed": a.seed, "count": a.n, "batch_size": a.batch_size, "latent_dim": generator.latent_dim}
+    if a.merge:
+        meta = attributes.merge_scores(out, meta)
+        config.write(out, dataclasses.replace(a, out=out))
+        print(f"merged the shards' scores of {a.n} latents into {out}")
+        return
+    classifier = None
+    if a.source == "landmarks":
+        meta["scorer"] = "MTCNN landmarks: pose = yaw, smile = mouth width / eye distance"
+    elif a.source == "eyeglasses":
+        meta["scorer"] = "eyeglasses_score.py: grey levels of the strongest thin line across the nose bridge"
+    elif a.source == "classifier":
+        from faceinv.editing.attribute_classifier import LoadedClassifier
+        classifier = LoadedClassifier(a.classifier)
+        meta["scorer"] = f"CelebA classifier {os.path.abspath(a.classifier)}"
+    names, score_batch = attributes.scorer(a.source, generator, a.batch_size, classifier, _names(a.attributes))
+    folder = shard.folder(out) if shard else out
+    if shard:
+        meta.update(shard=str(shard), start=start, stop=stop)
+    latents = sample_latents(a.n, a.seed, generator.latent_dim)[start:stop]
+    meta = attributes.score_in_parts(folder, latents, start, score_batch, names, meta)
+    config.write(folder, dataclasses.replace(a, out=out))
     invalid = ", ".join(f"{k} {v}" for k, v in meta["invalid"].items() if v)
-    print(f"scored {a.n} latents ({', '.join(names)}) into {out}"
+    print(f"scored latents {start}..{stop - 1} of {a.n} ({', '.join(names)}) into {folder}"
           + (f"; unscored (no face detected): {invalid}" if invalid else ""))
 
 
@@ -273,15 +288,17 @@ def edit(a):
 
     direction = edits.conditional_direction(normal(a.attribute), [normal(c) for c in a.condition])
     latents = _edit_latents(a, generator.latent_dim)
-    path, alphas = edits.edit_path(latents, direction, a.start, a.end, a.steps)
-    name = a.attribute + "".join(f"_holding_{c}" for c in a.condition)
+    path, alphas = edits.edit_path(latents, direction, a.start, a.end, a.steps, a.absolute)
+    name = a.attribute + "".join(f"_holding_{c}" for c in a.condition) + ("_at_distances" if a.absolute else "")
     out = a.out or os.path.join(os.path.dirname(os.path.normpath(a.boundaries)), "edits")
     os.makedirs(out, exist_ok=True)
     files.save_npy(os.path.join(out, f"{name}_latents.npy"), path)
     faces = edits.render_edits(generator, path)
-    title = f"{generator.label} | {a.attribute}" + (f" holding {', '.join(a.condition)}" if a.condition else "")
+    title = (f"{generator.label} | {a.attribute}" + (f" holding {', '.join(a.condition)}" if a.condition else "")
+             + (" | columns: distance from the boundary" if a.absolute else ""))
     edits.save_edit_grid(os.path.join(out, f"{name}.png"), faces, alphas, title)
     summary = {"attribute": a.attribute, "conditions": a.condition, "alphas": alphas.tolist(),
+               "alphas_are": "distances from the boundary" if a.absolute else "offsets along the direction",
                "latents": a.latents or f"random, seed {a.seed}", "count": len(latents),
                "generator": generator.handle, "generator_label": generator.label}
     if hasattr(generator, "attribute_scores"):

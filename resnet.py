@@ -21,6 +21,7 @@ from faceinv.config import override, setting
 from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
 from faceinv.models.generators import generator_tag, tagged_path
 from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
+from faceinv.training import is_chief
 
 PATH_TRAIN_generated = "z_vectors/{generator}/train"  # {generator}: the generator's tag
 PATH_TRAIN_real = ""  # aligned real faces (prepare_real_faces.py); "" trains on generated faces only
@@ -57,8 +58,9 @@ def train(c):
         print("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                for k, v in record.items()))
     trainer.export()
-    config.write(c.export_dir, c)
-    print(f"exported the encoder to {c.export_dir}")
+    if is_chief():  # the other workers of a cluster trained the same encoder
+        config.write(c.export_dir, c)
+        print(f"exported the encoder to {c.export_dir}")
     return c
 
 

@@ -11,9 +11,14 @@ guarantees:
 - a NaN or infinite loss stops the run with one line; the last good checkpoint
   is kept.
 - a progress bar per epoch, and every loss as a TensorBoard scalar.
+- several workers (TF_CONFIG): every worker runs the loop and takes part in each
+  checkpoint, but only the chief writes the run's files (`is_chief`); the others
+  save into a temporary folder that is discarded, as tf.distribute asks.
 """
+import json
 import math
 import os
+import tempfile
 import time
 
 import keras
@@ -25,8 +30,21 @@ from faceinv.errors import InputError, TrainingDiverged
 from faceinv.progress import progress
 
 
+def is_chief():
+    """Whether this process writes the run's files: yes, unless TF_CONFIG makes it a
+    worker of a cluster other than its chief (the 'chief' task, or worker 0 where the
+    cluster names none: MultiWorkerMirroredStrategy's rule)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = tf_config.get("task") or {}
+    if not task or task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 \
+        and "chief" not in tf_config.get("cluster", {})
+
+
 def check_resume(checkpoint_dir, config):
-    """Refuse to resume checkpoints written under other settings; save them otherwise."""
+    """Refuse to resume checkpoints written under other settings; save them otherwise
+    (the chief saves them; the other workers only check)."""
     path = os.path.join(checkpoint_dir, settings.CONFIG_FILE)
     now = settings.resumable_settings(config)
     if os.path.exists(path):
@@ -36,7 +54,8 @@ def check_resume(checkpoint_dir, config):
             raise InputError(f"{checkpoint_dir} holds a run with other settings "
                              f"({', '.join(f'{k}={saved[k]!r}' for k in differ)}): "
                              "give this run another name, or delete those checkpoints")
-    settings.write(checkpoint_dir, config)
+    if is_chief():
+        settings.write(checkpoint_dir, config)
 
 
 class Training:
@@ -53,11 +72,17 @@ class Training:
         is one. Returns whether it resumed."""
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.checkpoint = tf.train.Checkpoint(epoch=self.epoch, **objects)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.checkpoint_dir, max_to_keep=3)
-        if not self.manager.latest_checkpoint:
+        latest = tf.train.latest_checkpoint(self.checkpoint_dir)
+        if is_chief():
+            folder = self.checkpoint_dir
+        else:  # a worker saves too (tf.distribute needs every worker), into a folder it discards
+            self._scratch = tempfile.TemporaryDirectory(prefix="faceinv-worker-")
+            folder = self._scratch.name
+        self.manager = tf.train.CheckpointManager(self.checkpoint, folder, max_to_keep=3)
+        if not latest:
             return False
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"resuming from {self.manager.latest_checkpoint} (epoch {self.epochs_done} done)")
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        print(f"resuming from {latest} (epoch {self.epochs_done} done)")
         return True
 
     @property
@@ -80,7 +105,7 @@ class Training:
         """Train up to `epochs` (default: the config's) epochs in all; returns one record of mean
         losses per epoch run."""
         epochs = epochs or self.config.epochs
-        writer = tf.summary.create_file_writer(self.log_dir)
+        writer = tf.summary.create_file_writer(self.log_dir) if is_chief() else tf.summary.create_noop_writer()
         history = []
         for epoch in range(self.epochs_done, epochs):
             phase, batches, steps = self.epoch_batches(epoch)

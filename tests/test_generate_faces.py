@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -122,3 +123,66 @@ def test_bad_input_gives_one_line_and_no_output(tmp_path, one_line_error):
     assert "shape" in one_line_error(
         generate_faces.main, ["--generator", "synthetic", "--out", str(wrong), "--n", "2"])
     assert sorted(os.listdir(wrong)) == ["latents.npy"]
+
+
+def tree(folder):
+    """Every file under `folder` with its modification time: what a refused command must leave alone."""
+    return {os.path.join(d, n): os.stat(os.path.join(d, n)).st_mtime_ns
+            for d, _, names in os.walk(folder) for n in names}
+
+
+def test_shards_merge_into_the_set_an_unsharded_run_draws(tmp_path):
+    generate(tmp_path / "whole", "--n", "10", "--batch-size", "3")
+    split = tmp_path / "split"
+    for i in range(3):
+        generate(split, "--n", "10", "--batch-size", "3", "--shard", f"{i}/3")
+    # 4 batches of 3 over 3 shards: whole batches, faces under their global names
+    assert [sorted(os.listdir(split / "shards" / f"{i}-of-3" / "faces")) for i in range(3)] == [
+        [f"{k:06d}.png" for k in ks] for ks in (range(0, 3), range(3, 6), range(6, 10))]
+    assert not (split / "latents.npy").exists()
+    generate(split, "--n", "10", "--batch-size", "3", "--merge")
+    names, images = faces(split)
+    assert names == [f"{i:06d}.png" for i in range(10)]
+    np.testing.assert_array_equal(images, faces(tmp_path / "whole")[1])
+    np.testing.assert_array_equal(np.load(split / "latents.npy"), np.load(tmp_path / "whole" / "latents.npy"))
+    assert json.loads((split / "meta.json").read_text())["complete"]
+    assert sorted(os.listdir(split)) == ["config.json", "faces", "grid.png", "latents.npy", "meta.json"]
+
+
+def test_shard_and_merge_bad_input_is_one_line_and_changes_nothing(tmp_path, one_line_error, tiny_module):
+    def run(folder, *extra):
+        return one_line_error(generate_faces.main, ["--generator", "synthetic", "--out", str(folder),
+                                                    "--n", "8", "--batch-size", "2", *extra])
+
+    out = tmp_path / "split"
+    assert "0..1" in run(out, "--shard", "3/2")
+    assert "i/n" in run(out, "--shard", "x")
+    assert "too few for 5 shards" in run(out, "--shard", "0/5")
+    assert "not both" in run(out, "--shard", "0/2", "--merge")
+    assert not out.exists()
+    assert "holds no shards" in run(out, "--merge")
+    for i in range(2):
+        generate(out, "--n", "8", "--batch-size", "2", "--shard", f"{i}/2")
+    before = tree(out)
+
+    stray = tmp_path / "stray"
+    generate(stray, "--n", "8", "--batch-size", "2", "--shard", "0/4")
+    os.rename(stray / "shards" / "0-of-4", out / "shards" / "0-of-4")
+    assert "overlap" in run(out, "--merge")
+    os.rename(out / "shards" / "0-of-4", stray / "shards" / "0-of-4")
+
+    os.rename(out / "shards" / "1-of-2", tmp_path / "kept")
+    assert "faces 4..7 are in no shard" in run(out, "--merge")
+    generate(stray, "--n", "8", "--batch-size", "2", "--shard", "1/2", "--seed", "9")
+    os.rename(stray / "shards" / "1-of-2", out / "shards" / "1-of-2")
+    assert "another job (seed=9, not 0)" in run(out, "--merge")
+    shutil.rmtree(out / "shards" / "1-of-2")
+    generate_faces.main(["--generator", tiny_module, "--out", str(stray / "tiny"), "--n", "8", "--batch-size", "2",
+                         "--shard", "1/2"])
+    os.rename(stray / "tiny" / "shards" / "1-of-2", out / "shards" / "1-of-2")
+    assert "another job (generator=" in run(out, "--merge")
+    shutil.rmtree(out / "shards" / "1-of-2")
+    os.rename(tmp_path / "kept", out / "shards" / "1-of-2")
+    assert tree(out) == before  # nothing written, moved or removed by the refusals
+    generate(out, "--n", "8", "--batch-size", "2", "--merge")
+    assert len(os.listdir(out / "faces")) == 8 and not (out / "shards").exists()

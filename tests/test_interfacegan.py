@@ -1,5 +1,6 @@
 """interfacegan_svm.py: scores, boundaries and edits, checked against the synthetic ground truth."""
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -240,3 +241,104 @@ def test_classifier_bad_input_is_one_line(tiny_celeba, tmp_path, one_line_error,
     err = one_line_error(main, ["score", "--generator", "synthetic", "--source", "classifier",
                                 "--classifier", str(tmp_path / "none"), "--n", "4"])
     assert "no exported attribute classifier" in err
+
+
+def _score(out, *extra):
+    interfacegan_svm.main(["score", "--generator", "synthetic", "--source", "synthetic", "--out", str(out),
+                           "--batch-size", "32", *extra])
+
+
+def test_score_resumes_after_a_kill_with_nothing_lost_or_repeated(tmp_path, synthetic, monkeypatch):
+    from faceinv.editing import attributes
+    from faceinv.models.generators import sample_latents
+    monkeypatch.setattr(attributes, "CHUNK", 64)  # parts of 64 faces: 0, 64, 128, 192, 256
+    real, scored = attributes.synthetic_scores, []
+
+    def killed_on_the_third_part(generator, latents):
+        if len(scored) == 128:  # two parts done
+            raise RuntimeError("killed")
+        scored.extend(map(tuple, latents))
+        return real(generator, latents)
+
+    monkeypatch.setattr(attributes, "synthetic_scores", killed_on_the_third_part)
+    out = tmp_path / "scores"
+    with pytest.raises(RuntimeError, match="killed"):
+        _score(out, "--n", "300")
+    assert sorted(os.listdir(out / "parts")) == ["000000000.npy", "000000064.npy"]
+    assert not files.load_json(out / "meta.json")["complete"]
+    assert len(scored) == 128
+
+    monkeypatch.setattr(attributes, "synthetic_scores", lambda g, z: (scored.extend(map(tuple, z)), real(g, z))[1])
+    _score(out, "--n", "300")
+    latents = sample_latents(300, interfacegan_svm.SCORE_SEED, 512)
+    assert scored == list(map(tuple, latents))  # each face scored once, in order, across the kill
+    np.testing.assert_array_equal(np.load(out / "scores.npy"), synthetic.attribute_scores(latents).astype(np.float32))
+    np.testing.assert_array_equal(np.load(out / "latents.npy"), latents)
+    assert files.load_json(out / "meta.json")["complete"] and not (out / "parts").exists()
+
+
+def test_score_shards_merge_into_the_unsharded_scores(tmp_path):
+    _score(tmp_path / "whole", "--n", "200")
+    split = tmp_path / "split"
+    for i in range(3):
+        _score(split, "--n", "200", "--shard", f"{i}/3")
+    assert [files.load_json(split / "shards" / f"{i}-of-3" / "meta.json")["start"] for i in range(3)] == [0, 64, 128]
+    _score(split, "--n", "200", "--merge")
+    for name in ("latents.npy", "scores.npy"):
+        np.testing.assert_array_equal(np.load(split / name), np.load(tmp_path / "whole" / name))
+    assert (split / "attributes.txt").read_text() == (tmp_path / "whole" / "attributes.txt").read_text()
+    meta = files.load_json(split / "meta.json")
+    assert meta["count"] == 200 and "shard" not in meta and not (split / "shards").exists()
+
+
+def _files(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_score_shard_bad_input_is_one_line_and_changes_nothing(tmp_path, one_line_error):
+    def run(*extra):
+        return one_line_error(interfacegan_svm.main, ["score", "--generator", "synthetic", "--source", "synthetic",
+                                                      "--out", str(out), "--n", "128", "--batch-size", "32", *extra])
+
+    out = tmp_path / "split"
+    assert "0..1" in run("--shard", "3/2")
+    assert not out.exists()
+    for i in range(2):
+        _score(out, "--n", "128", "--shard", f"{i}/2")
+    _score(tmp_path / "other", "--n", "128", "--shard", "0/4")
+    os.rename(tmp_path / "other" / "shards" / "0-of-4", out / "shards" / "0-of-4")
+    before = _files(out)
+    assert "overlap" in run("--merge")
+    shutil.rmtree(out / "shards" / "0-of-4")
+    os.rename(out / "shards" / "1-of-2", tmp_path / "kept")
+    _score(tmp_path / "other", "--n", "128", "--shard", "1/2", "--seed", "9")
+    os.rename(tmp_path / "other" / "shards" / "1-of-2", out / "shards" / "1-of-2")
+    assert "another job (seed=9, not 2)" in run("--merge")
+    meta = files.load_json(out / "shards" / "1-of-2" / "meta.json")
+    files.save_json(out / "shards" / "1-of-2" / "meta.json", dict(meta, seed=2, generator="dcgan-digiface"))
+    assert "another job (generator='dcgan-digiface'" in run("--merge")
+    assert not (out / "scores.npy").exists() and not (out / "meta.json").exists()
+    shutil.rmtree(out / "shards" / "1-of-2")
+    os.rename(tmp_path / "kept", out / "shards" / "1-of-2")
+    assert _files(out) == {p: t for p, t in before.items() if "0-of-4" not in str(p)}  # no file rewritten
+
+
+def test_absolute_edits_put_every_latent_at_the_given_distances(fitted, tmp_path):
+    """InterFaceGAN's linear_interpolate: z + (d - z . n) n lies at z . n = d, whatever z . n was."""
+    latents = np.random.default_rng(4).standard_normal((3, 512)).astype(np.float32)
+    latents[0] += 5 * np.load(fitted / "boundaries" / "age.npy")[0]  # far on one side already
+    np.save(tmp_path / "z.npy", latents)
+    interfacegan_svm.main(["edit", "--boundaries", str(fitted / "boundaries"), "--attribute", "age",
+                           "--condition", "gender", "--latents", str(tmp_path / "z.npy"), "--absolute",
+                           "--start", "-2", "--end", "2", "--steps", "3", "--out", str(tmp_path / "e")])
+    path = np.load(tmp_path / "e" / "age_holding_gender_at_distances_latents.npy")
+    normal = lambda name: boundaries.load_boundary(str(fitted / "boundaries" / f"{name}.npy"), 512)  # noqa: E731
+    direction = edits.conditional_direction(normal("age"), [normal("gender")])
+    np.testing.assert_allclose(path @ direction, np.tile([-2.0, 0.0, 2.0], (3, 1)), atol=1e-4)
+    np.testing.assert_allclose(path @ normal("gender"), np.repeat(latents @ normal("gender"), 3).reshape(3, 3),
+                               atol=1e-4)  # the condition stays where it was
+    offsets, _ = edits.edit_path(latents, direction, -2, 2, 3)  # relative edits keep each latent's own distance
+    np.testing.assert_allclose(offsets @ direction - path @ direction, np.repeat(latents @ direction, 3).reshape(3, 3),
+                               atol=1e-4)
+    assert files.load_json(tmp_path / "e" / "age_holding_gender_at_distances.json")["alphas_are"] == \
+        "distances from the boundary"

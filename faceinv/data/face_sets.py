@@ -5,13 +5,17 @@ One folder per set, written by generate_faces.py and read by the other scripts:
     faces/        000000.png, 000001.png, ...: one RGB PNG per face
     meta.json     generator handle and label, stand-in flag, seed, count, complete
     grid.png      contact sheet of the first faces, labelled with the generator
+A shard of a set (`--shard i/n`, faceinv/shards.py) is the same layout under
+<set>/shards/<i>-of-<n>/, holding faces start .. stop - 1 (their global names)
+and their latents; `merge_face_set` moves the finished shards' faces into the set.
 """
+
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from faceinv import files
+from faceinv import files, shards
 from faceinv.errors import InputError
 from faceinv.models.generators import sample_latents
 from faceinv.progress import progress
@@ -24,22 +28,22 @@ def face_name(index):
     return f"{index:06d}.png"
 
 
-def _check_existing(folder, meta):
-    """Refuse to mix another seed, count or generator into an existing set."""
+def _check_existing(folder, meta, rows):
+    """Refuse to mix another seed, count, generator or shard into an existing set."""
     meta_path = os.path.join(folder, META)
     if os.path.exists(meta_path):
         old = files.load_json(meta_path)
-        for key in ("generator", "seed", "count"):
-            if old.get(key) != meta[key]:
+        for key in ("generator", "seed", "count", "shard"):
+            if old.get(key) != meta.get(key):
                 raise InputError(
-                    f"{folder} already holds a set with {key}={old.get(key)!r}, not {meta[key]!r}; "
+                    f"{folder} already holds a set with {key}={old.get(key)!r}, not {meta.get(key)!r}; "
                     "choose another --out or delete that folder")
     latents_path = os.path.join(folder, LATENTS)
     if os.path.exists(latents_path):
         latents = files.load_npy(latents_path, "latents", mmap_mode="r")
-        if latents.shape != (meta["count"], meta["latent_dim"]):
+        if latents.shape != (rows, meta["latent_dim"]):
             raise InputError(f"{latents_path} has shape {latents.shape}, expected "
-                             f"({meta['count']}, {meta['latent_dim']}); delete it or choose another --out")
+                             f"({rows}, {meta['latent_dim']}); delete it or choose another --out")
         return latents
     return None
 
@@ -51,19 +55,28 @@ def check_request(count, batch_size):
         raise InputError(f"the batch size must be positive, not {batch_size}")
 
 
-def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64):
-    """Draw `count` faces from latents of `seed` into `folder`, resuming a killed run.
+def _meta(generator, count, seed):
+    return {"generator": generator.handle, "generator_label": generator.label,
+            "standin": bool(generator.is_standin), "seed": seed, "count": count,
+            "latent_distribution": "standard normal", "latent_dim": generator.latent_dim,
+            "resolution": generator.resolution, "complete": False}
+
+
+def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64, shard=None):
+    """Draw `count` faces from latents of `seed` into `folder`, resuming a killed run;
+    with `shard`, only that shard's faces, into its folder under `folder`.
 
     Face i depends on (seed, i) alone: batches are aligned to multiples of
     `batch_size`, and the latents are fixed before any face is drawn. PNGs are
     encoded on worker threads while the generator draws the next batch."""
     check_request(count, batch_size)
-    meta = {"generator": generator.handle, "generator_label": generator.label,
-            "standin": bool(generator.is_standin), "seed": seed, "count": count,
-            "latent_distribution": "standard normal", "latent_dim": generator.latent_dim,
-            "resolution": generator.resolution, "complete": False}
-    latents = sample_latents(count, seed, generator.latent_dim)
-    existing = _check_existing(folder, meta) if os.path.isdir(folder) else None
+    start, stop = shard.range(count, batch_size) if shard else (0, count)
+    meta = _meta(generator, count, seed)
+    if shard:
+        folder = shard.folder(folder)
+        meta.update(shard=str(shard), start=start, stop=stop)
+    latents = sample_latents(count, seed, generator.latent_dim)[start:stop]
+    existing = _check_existing(folder, meta, stop - start) if os.path.isdir(folder) else None
     if existing is not None and not np.array_equal(existing, latents):
         raise InputError(f"{os.path.join(folder, LATENTS)} holds other latents than seed {seed} "
                          "draws; choose another --out or delete that folder")
@@ -80,25 +93,63 @@ def write_face_set(folder, generator, count, seed, batch_size=64, grid_faces=64)
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
 
     done = set(os.listdir(faces_dir))
-    missing = [i for i in range(count) if face_name(i) not in done]
+    missing = [i for i in range(start, stop) if face_name(i) not in done]
     blocks = sorted({i // batch_size for i in missing})
-    bar = progress(count)
-    bar.update(count - len(missing))
+    bar = progress(stop - start)
+    bar.update(stop - start - len(missing))
     with files.BackgroundWriter() as writer:
         for block in blocks:
-            start, stop = block * batch_size, min((block + 1) * batch_size, count)
-            images = files.to_uint8(np.asarray(generator(latents[start:stop])))
-            for i in range(start, stop):
+            first, end = block * batch_size, min((block + 1) * batch_size, stop)
+            images = files.to_uint8(np.asarray(generator(latents[first - start:end - start])))
+            for i in range(first, end):
                 if face_name(i) not in done:
                     writer.submit(files.save_png, os.path.join(faces_dir, face_name(i)),
-                                  images[i - start], generator.label)
-            bar.add(sum(face_name(i) not in done for i in range(start, stop)))
+                                  images[i - first], generator.label)
+            bar.add(sum(face_name(i) not in done for i in range(first, end)))
 
-    shown = [face_name(i) for i in range(min(count, grid_faces))]
-    sheet, _ = files.read_face_folder(faces_dir, shown)
-    files.save_grid(os.path.join(folder, GRID), sheet, GRID_COLUMNS, generator.label)
+    if not shard:
+        _save_grid(folder, count, grid_faces, generator.label)
     meta["complete"] = True
     files.save_json(os.path.join(folder, META), meta)
+    return meta
+
+
+def _save_grid(folder, count, grid_faces, label):
+    shown = [face_name(i) for i in range(min(count, grid_faces))]
+    sheet, _ = files.read_face_folder(os.path.join(folder, FACES), shown)
+    files.save_grid(os.path.join(folder, GRID), sheet, GRID_COLUMNS, label)
+
+
+def merge_face_set(folder, generator, count, seed, grid_faces=64):
+    """Gather the finished shards of `folder` into the set itself, after checking
+    that they hold this generator's faces of `seed`, each face exactly once; the
+    shards' faces are moved, not copied, and the shards then removed."""
+    meta = _meta(generator, count, seed)
+    parts = shards.finished(folder, {k: meta[k] for k in ("generator", "seed", "count")}, count)
+    latents = sample_latents(count, seed, generator.latent_dim)
+    _check_existing(folder, meta, count)
+    faces_dir = os.path.join(folder, FACES)
+    merged = set(os.listdir(faces_dir)) if os.path.isdir(faces_dir) else set()  # by a killed merge
+    for part, part_meta in parts:
+        start, stop = part_meta["start"], part_meta["stop"]
+        rows = files.load_npy(os.path.join(part, LATENTS), "latents", mmap_mode="r")
+        if not np.array_equal(rows, latents[start:stop]):
+            raise InputError(f"{os.path.join(part, LATENTS)} holds other latents than seed {seed} draws")
+        held = merged | set(os.listdir(os.path.join(part, FACES)))
+        lost = [face_name(i) for i in range(start, stop) if face_name(i) not in held]
+        if lost:
+            raise InputError(f"{part} lacks {len(lost)} faces (first {lost[0]}): rerun its command "
+                             f"(--shard {part_meta['shard']}) to draw them again")
+    os.makedirs(faces_dir, exist_ok=True)
+    files.save_json(os.path.join(folder, META), meta)
+    files.save_npy(os.path.join(folder, LATENTS), latents)
+    for part, _ in parts:
+        for name in os.listdir(os.path.join(part, FACES)):
+            os.replace(os.path.join(part, FACES, name), os.path.join(faces_dir, name))
+    _save_grid(folder, count, grid_faces, generator.label)
+    meta["complete"] = True
+    files.save_json(os.path.join(folder, META), meta)
+    shards.remove(folder)
     return meta
 
 

@@ -1,4 +1,6 @@
-"""Edits along attribute boundaries: z' = z + alpha * n, plain or conditional.
+"""Edits along attribute boundaries: z' = z + alpha * n, plain or conditional; or, with
+`absolute`, z' = z + (d - z . n) n, which puts z at signed distance d from the boundary
+(InterFaceGAN's `linear_interpolate`, with the SVM's intercept dropped as there).
 
 Conditional editing (InterFaceGAN) changes one attribute while holding others:
 the primary normal is projected onto the orthogonal complement of the
@@ -28,11 +30,15 @@ def conditional_direction(primary, conditions=()):
     return direction / norm
 
 
-def edit_path(latents, direction, start=EDIT_START, end=EDIT_END, steps=EDIT_STEPS):
-    """Latents [N, steps, latent_dim]: each latent moved by alpha * direction, alpha from start to end."""
+def edit_path(latents, direction, start=EDIT_START, end=EDIT_END, steps=EDIT_STEPS, absolute=False):
+    """Latents [N, steps, latent_dim] and the alphas from start to end: each latent moved
+    by alpha * direction (a unit vector) or, with `absolute`, to signed distance alpha
+    (z . direction = alpha) from the boundary, whatever its distance before."""
     alphas = np.linspace(start, end, steps)
-    latents = np.asarray(latents, np.float64)
-    return (latents[:, None, :] + alphas[None, :, None] * np.asarray(direction)[None, None]).astype(np.float32), alphas
+    latents, direction = np.asarray(latents, np.float64), np.asarray(direction, np.float64)
+    shifts = alphas[None, :] - (latents @ direction)[:, None] if absolute else np.broadcast_to(
+        alphas, (len(latents), steps))
+    return (latents[:, None, :] + shifts[:, :, None] * direction[None, None]).astype(np.float32), alphas
 
 
 def render_edits(generator, path, batch_size=64):

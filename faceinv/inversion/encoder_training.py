@@ -7,12 +7,16 @@ Training on real faces alone makes the encoder forget the latent mapping.
 
 The steps run under a tf.distribute strategy: MirroredStrategy over the visible
 GPUs, or MultiWorkerMirroredStrategy when TF_CONFIG names several machines, so
-scaling out changes no code. A checkpoint is written after every epoch; a
+scaling out changes no code. Each replica takes its slice of every global batch,
+its loss is its share of the global mean, and BatchNorm's statistics are summed
+over the replicas (resnet18.py), so several workers train the model one worker
+would train on the same global batches (tested with two local workers). A checkpoint is written after every epoch; a
 rerun resumes after the last finished epoch and, because each epoch's shuffle
 is seeded by (seed, epoch), sees the same batches it would have seen.
 """
 import dataclasses
 import os
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -28,7 +32,7 @@ from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
 from faceinv.models.generators import GENERATOR, GENERATOR_HELP, load_generator
 from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
-from faceinv.training import Training
+from faceinv.training import Training, is_chief
 
 
 @dataclasses.dataclass
@@ -86,6 +90,7 @@ class EncoderTrainer(Training):
 
     def __init__(self, config, generator=None):
         _check(config)
+        self.strategy = make_strategy()  # first: collective ops must be set up before TensorFlow starts
         self.config = config
         self.generator = generator or load_generator(config.generator)
         if config.online:
@@ -104,7 +109,6 @@ class EncoderTrainer(Training):
         self.facenet = load_facenet(config.facenet) if needs_facenet else None
         super().__init__(config, config.checkpoint_dir, config.log_dir)  # data checked: now the resume rule
 
-        self.strategy = make_strategy()
         keras.utils.set_random_seed(config.seed)  # same seed, same initial encoder
         with self.strategy.scope():
             if config.mixed_precision:
@@ -206,7 +210,10 @@ class EncoderTrainer(Training):
             batches = pipelines.faces_with_latents(self.paths, self.latents, c.batch_size, c.seed, epoch,
                                                    resolution)
         steps = int(batches.cardinality())
-        return phase, self.strategy.experimental_distribute_dataset(batches), steps
+        options = tf.data.Options()
+        # Every worker builds the same batches and keeps its replicas' slices of each one.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return phase, self.strategy.experimental_distribute_dataset(batches.with_options(options)), steps
 
     def train_step(self, phase, batch):
         return self.steps[phase](*(batch if isinstance(batch, tuple) else (batch,)))
@@ -218,5 +225,9 @@ class EncoderTrainer(Training):
                 "facenet": self.facenet.label if self.facenet else None,
                 "facenet_standin": bool(self.facenet and self.facenet.is_standin),
                 "epochs": self.epochs_done, "config": dataclasses.asdict(self.config)}
-        export_encoder(self.encoder, self.config.export_dir, meta)
+        if is_chief():
+            export_encoder(self.encoder, self.config.export_dir, meta)
+        else:  # every worker takes part in the export; only the chief's is kept
+            with tempfile.TemporaryDirectory(prefix="faceinv-worker-") as scratch:
+                export_encoder(self.encoder, os.path.join(scratch, "encoder"), meta)
         return meta

@@ -3,8 +3,12 @@ Tripathi 2017): the paper's baselines and the encoder-initialised hybrid.
 
 A batch of faces is optimised at once, one tf.function per step. The objective
 is the sum of the faces' own losses, and Adam works entry by entry, so every
-face follows its own loss: the batch shares only the arithmetic.
+face follows its own loss: the batch shares only the arithmetic. That is also
+why a batch can be split over several devices (all visible GPUs, by default):
+each device optimises its rows of the batch in the same compiled step, and each
+face gets the result one device gives it (tested on two logical CPUs).
 """
+import contextlib
 import dataclasses
 import time
 
@@ -92,12 +96,18 @@ class LatentAdam:
         variable.assign_sub(self.learning_rate * m_hat / (tf.sqrt(v_hat) + self.epsilon))
 
 
-def stochastic_clip(latents, bound, rng):
-    """Replace every entry outside [-bound, bound] by a fresh uniform draw from it
-    (Lipton and Tripathi 2017). It assigns to the optimised variable itself: the
-    authors' script clipped a NumPy copy, which never reached the optimiser."""
-    fresh = rng.uniform(tf.shape(latents), -bound, bound)
+def stochastic_clip(latents, bound, fresh):
+    """Replace every entry outside [-bound, bound] by its fresh uniform draw from it,
+    the same entry of `fresh` (Lipton and Tripathi 2017). It assigns to the optimised
+    variable itself: the authors' script clipped a NumPy copy, which never reached
+    the optimiser."""
     latents.assign(tf.where(tf.abs(latents) > bound, fresh, latents))
+
+
+def visible_devices():
+    """All visible GPUs where there are several; otherwise [None], the default device."""
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    return gpus if len(gpus) > 1 else [None]
 
 
 @dataclasses.dataclass
@@ -108,18 +118,32 @@ class Recovery:
     final_loss: np.ndarray      # [N]: each face's loss after the last step
     seconds: float              # wall time of the optimisation, tracing excluded
     evaluations_per_face: int   # generator passes per face (forward + backward counts one)
+    devices: list               # the devices a batch was split over (None: the default one)
 
 
 class _LatentDescent:
-    """Lipton and Tripathi's recovery, one batch of `width` faces at a time. The
-    latents, Adam's state and the clipping RNG outlive a batch, so that the step
-    is traced once for the whole run."""
+    """Lipton and Tripathi's recovery, one batch of `width` faces at a time, its rows
+    split over `devices` in contiguous runs. The latents and Adam's state live on
+    each run's device; the clipping RNG draws for the whole batch and hands each
+    run its rows, so a face sees the same draws however the batch is split. They
+    all outlive a batch, so that the step is traced once for the whole run."""
 
-    def __init__(self, generator, image_loss, width, latent_dim, learning_rate, clip_bound, seed):
+    def __init__(self, generator, image_loss, width, latent_dim, learning_rate, clip_bound, seed, devices=(None,)):
         self.generator, self.image_loss, self.clip_bound, self.seed = generator, image_loss, clip_bound, seed
-        self.latents = tf.Variable(tf.zeros([width, latent_dim]), name="latents")
-        self.adam = LatentAdam(self.latents, learning_rate)
+        self.width, self.latent_dim = width, latent_dim
+        devices = list(devices)[:width]
+        bounds = [width * i // len(devices) for i in range(len(devices) + 1)]
+        self.parts = []  # (device, rows of the batch, latents, Adam)
+        for device, start, stop in zip(devices, bounds, bounds[1:]):
+            with _on(device):
+                latents = tf.Variable(tf.zeros([stop - start, latent_dim]), name="latents")
+                self.parts.append((device, slice(start, stop), latents, LatentAdam(latents, learning_rate)))
+        self.devices = devices
         self.rng = tf.random.Generator.from_seed(seed)
+
+    @property
+    def latents(self):
+        return np.concatenate([latents.numpy() for _, _, latents, _ in self.parts])
 
     def recover(self, targets, initial_latents, steps, progress=None, on_step=None):
         """The method: from the initial latents, `steps` Adam steps on the image
@@ -134,10 +158,10 @@ class _LatentDescent:
             if progress is not None:
                 progress.add(1)
             if on_step is not None:
-                on_step(step + 1, self.latents.numpy())
+                on_step(step + 1, self.latents)
         images, total, terms = self._evaluate(targets, features)
         history.append((total, terms))
-        return self.latents.numpy(), images, history
+        return self.latents, images, history
 
     def warm_up(self, targets, initial_latents, steps):
         """Trace the step and the evaluation, then rewind the clipping RNG (every
@@ -151,32 +175,55 @@ class _LatentDescent:
 
     def _start(self, targets, initial_latents):
         """Every batch starts afresh: no Adam moments carry over from the faces before."""
-        self.latents.assign(initial_latents)
-        self.adam.reset()
+        for _, rows, latents, adam in self.parts:
+            latents.assign(initial_latents[rows])
+            adam.reset()
         return self.image_loss.target_features(targets)
 
     @tf.function
     def _step(self, targets, features):
-        with tf.GradientTape() as tape:
-            total, terms = self.image_loss(targets, features, self.generator(self.latents))
-            objective = tf.reduce_sum(total)
-        self.adam.apply(self.latents, tape.gradient(objective, self.latents))
-        if self.clip_bound:
-            stochastic_clip(self.latents, self.clip_bound, self.rng)
-        return total, terms
+        fresh = self.rng.uniform([self.width, self.latent_dim], -self.clip_bound, self.clip_bound) \
+            if self.clip_bound else None
+        results = []
+        for device, rows, latents, adam in self.parts:
+            with _on(device):
+                with tf.GradientTape() as tape:
+                    total, terms = self.image_loss(targets[rows], [f[rows] for f in features],
+                                                   self.generator(latents))
+                    objective = tf.reduce_sum(total)
+                adam.apply(latents, tape.gradient(objective, latents))
+                if self.clip_bound:
+                    stochastic_clip(latents, self.clip_bound, fresh[rows])
+            results.append((total, terms))
+        return _join(results)
 
     @tf.function
     def _evaluate(self, targets, features):
-        images = self.generator(self.latents)
-        total, terms = self.image_loss(targets, features, images)
-        return images, total, terms
+        results = []
+        for device, rows, latents, _ in self.parts:
+            with _on(device):
+                images = self.generator(latents)
+                results.append((images, *self.image_loss(targets[rows], [f[rows] for f in features], images)))
+        images = tf.concat([r[0] for r in results], 0)
+        return (images, *_join([r[1:] for r in results]))
+
+
+def _on(device):
+    return tf.device(device) if device else contextlib.nullcontext()
+
+
+def _join(results):
+    """One batch's (loss [N], terms {name: [N]}) from its parts' results."""
+    return (tf.concat([total for total, _ in results], 0),
+            {name: tf.concat([terms[name] for _, terms in results], 0) for name in results[0][1]})
 
 
 def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=0.01,
-                    clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None):
+                    clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None, devices=None):
     """Optimise latents so that generator(latent) matches each target face.
     `on_step(step, latents)`, if given, sees the batch's latents after every step
-    (the web page shows the refinement as it goes).
+    (the web page shows the refinement as it goes). `devices` split each batch
+    (default: `visible_devices()`).
 
     Curves hold the loss of the latents before each step and, last, after the
     final one. The first batch's step is traced and discarded before the clock
@@ -189,7 +236,7 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
                          f"(got {count} faces, {steps} steps, batch {batch_size})")
     width = min(batch_size, count)
     descent = _LatentDescent(generator, image_loss, width, initial_latents.shape[1], learning_rate,
-                             clip_bound, seed)
+                             clip_bound, seed, devices or visible_devices())
 
     def pad(array, start):
         """Rows start..start+width, the last one repeated to fill a short final batch."""
@@ -215,4 +262,4 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
     seconds = time.perf_counter() - start_time
     return Recovery(np.concatenate(out_latents), np.concatenate(out_images),
                     {name: values / count for name, values in sums.items()},
-                    np.concatenate(final_loss), seconds, steps + 1)
+                    np.concatenate(final_loss), seconds, steps + 1, descent.devices)
