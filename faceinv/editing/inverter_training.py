@@ -6,8 +6,7 @@ One step sees a batch of faces without the attribute (x) and one with it (y):
 The discriminator learns the three classes (x: without, y: with, edits:
 generated); both generators learn together from
     adversarial   the discriminator should see add(x) as "with", remove(y) as "without"
-    dual          each round trip should give back its input (L1); --dual-noise
-                  perturbs the edit before the way back
+    dual          each round trip should give back its input (L1)
     residual      L1 of both residuals: small, local edits
     perceptual    the discriminator's features of an edit should match its input's
     mask          with --attention, the mean attention mask
@@ -55,8 +54,6 @@ class InverterConfig:
     beta1: float = setting(0.5, "Adam's beta1")
     adversarial_weight: float = setting(1.0, "the discriminator should see add(x) as with, remove(y) as without")
     dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
-    dual_noise: float = setting(0.0, "std of Gaussian noise added to an edit before it is edited back: a round "
-                                     "trip can then no longer read faint hidden traces that the first edit left")
     residual_weight: float = setting(5.0, "L1 of both residuals: small, local edits")
     perceptual_weight: float = setting(0.1, "the discriminator's features of an edit should match its input's")
     mask_weight: float = setting(0.05, "with --attention, the mean attention mask")
@@ -76,7 +73,7 @@ class InverterConfig:
                              f"it five times, and instance norm needs maps of 2x2 or more), not {self.size}")
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
-                           "mask_weight", "facenet_weight", "dual_noise")
+                           "mask_weight", "facenet_weight")
 
 
 class InverterTrainer(Training):
@@ -107,8 +104,8 @@ class InverterTrainer(Training):
         c = self.config
         added, added_residual, *added_mask = self.add(without, training=True)
         removed, removed_residual, *removed_mask = self.remove(with_, training=True)
-        without_back = self.remove(self._noisy(added, 0), training=True)[0]
-        with_back = self.add(self._noisy(removed, 1), training=True)[0]
+        without_back = self.remove(added, training=True)[0]
+        with_back = self.add(removed, training=True)[0]
         logits, features = self.discriminator(tf.concat([without, with_, added, removed], 0), training=True)
         l_without, l_with, l_added, l_removed = tf.split(logits, 4)
         f_without, f_with, f_added, f_removed = tf.split(features, 4)
@@ -132,17 +129,6 @@ class InverterTrainer(Training):
             generator += c.mask_weight * out["mask"]
         out["generator"] = generator
         return out
-
-    def _noisy(self, edits, which):
-        """An edit with --dual-noise added, seeded by the step: a resumed run draws the same noise.
-        Generators trained by cycle losses learn to hide the input in faint patterns of the edit
-        and to decode it on the way back (Chu et al. 2017, "CycleGAN, a master of
-        steganography"), so `add` learns to redraw glasses from `remove`'s traces instead of
-        drawing them on faces that never had any."""
-        if not self.config.dual_noise:
-            return edits
-        seed = tf.stack([tf.cast(self.g_optimizer.iterations, tf.int32), tf.constant(2 * self.config.seed + which)])
-        return edits + self.config.dual_noise * tf.random.stateless_normal(tf.shape(edits), seed)
 
     def _train_step(self, without, with_):
         with tf.GradientTape(persistent=True) as tape:
