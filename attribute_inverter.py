@@ -16,7 +16,8 @@ Commands (each has --help):
     python attribute_inverter.py train --data celeba --attribute Eyeglasses
     python attribute_inverter.py apply --model saved_model/attribute_inverter/eyeglasses_celeba \\
         --input photo.jpg
-    python attribute_inverter.py train --data synthetic --width 8 --epochs 10 --attention  # offline
+    python attribute_inverter.py train --data synthetic --size 64 --width 8 --epochs 12 --attention --skips \\
+        --residual-weight 1 --mask-weight 0.2  # offline
     python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_attention
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.

@@ -27,11 +27,10 @@ from faceinv import cli, files  # noqa: E402
 from faceinv.editing.eyeglasses import OUTSIDE_THRESHOLD, SUCCESS_TARGET  # noqa: E402
 
 VARIANTS = {
-    "transposed": ["--upsample", "transposed"],                       # the paper's generator
-    "transposed_attention": ["--upsample", "transposed", "--attention"],
+    "transposed": ["--upsample", "transposed"],                                   # the paper's generator
     "resize": [],
-    "resize_attention": ["--attention"],
-    "resize_skips_attention": ["--attention", "--skips"],
+    "transposed_skips_attention": ["--upsample", "transposed", "--skips", "--attention"],
+    "resize_skips_attention": ["--skips", "--attention"],                         # the README's offline run
 }
 
 
