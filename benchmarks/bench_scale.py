@@ -15,10 +15,8 @@ Each pair is measured side by side in this one run and printed as a ratio:
   first start to the merged set, process start-up included.
 """
 import argparse
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from faceinv import cli  # noqa: E402, F401  (quiets TensorFlow's start-up in this process)
-
-
-def _ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from faceinv.training import local_worker_configs  # noqa: E402
 
 
 def _run_all(commands, envs=None):
@@ -62,9 +51,7 @@ def training(folder, workers, args):
                "--export-dir", os.path.join(folder, "encoder")]
     envs = None
     if workers > 1:
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in _ports(workers)]}
-        envs = [{"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-                for i in range(workers)]
+        envs = [{"TF_CONFIG": tf_config} for tf_config in local_worker_configs(workers)]
     _, outputs = _run_all([command] * workers, envs)
     seconds = float(re.search(r"epoch 2, .*seconds ([0-9.]+)", outputs[0]).group(1))
     return args.steps / seconds

@@ -18,6 +18,7 @@ guarantees:
 import json
 import math
 import os
+import socket
 import tempfile
 import time
 
@@ -56,6 +57,18 @@ def check_resume(checkpoint_dir, config):
                              "give this run another name, or delete those checkpoints")
     if is_chief():
         settings.write(checkpoint_dir, config)
+
+
+def local_worker_configs(count):
+    """TF_CONFIG values for `count` worker processes on this machine (free loopback ports):
+    how the two-worker test and benchmark start a cluster without a second machine."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(count)]
 
 
 class Training:

@@ -14,6 +14,7 @@ from faceinv.files import save_png
 from faceinv.inversion import losses
 from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
 from faceinv.models.encoder import LoadedEncoder, build_encoder, export_encoder
+from faceinv.training import local_worker_configs
 
 
 @pytest.fixture(scope="module")
@@ -230,17 +231,6 @@ def test_the_fast_convolution_has_keras_gradients():
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
-def _free_ports(count):
-    import socket
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_workers_train_the_encoder_one_worker_trains(tmp_path, face_set):
     """Two local worker processes (TF_CONFIG, MultiWorkerMirroredStrategy, 2 faces
@@ -248,21 +238,19 @@ def test_two_workers_train_the_encoder_one_worker_trains(tmp_path, face_set):
     batches: the same losses, and the same weights up to float noise. Adam divides
     each gradient entry by its own size, so rounding in near-zero entries grows
     step by step: the weights are compared relative to how far training moved them."""
-    import json
     import re
     import subprocess
     import sys
     c = config_for(tmp_path / "two", face_set, epochs=1)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    tf_configs = local_worker_configs(2)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     argv = [sys.executable, os.path.join(root, "resnet.py"), "--generator", "synthetic", "--train", face_set,
             "--epochs", str(c.epochs), "--batch-size", str(c.batch_size), "--input-size", str(c.input_size),
             "--lr", str(c.learning_rate), "--perceptual-weight", "0", "--checkpoint-dir", c.checkpoint_dir,
             "--log-dir", c.log_dir, "--export-dir", c.export_dir]
     workers = [subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=dict(os.environ, TF_CONFIG=json.dumps(
-                                    {"cluster": cluster, "task": {"type": "worker", "index": i}})))
-               for i in range(2)]
+                                env=dict(os.environ, TF_CONFIG=tf_config))
+               for tf_config in tf_configs]
     one = EncoderTrainer(config_for(tmp_path / "one", face_set, epochs=1))  # meanwhile, one worker
     initial = build_encoder(c.input_size, 512)
     initial.set_weights(one.encoder.get_weights())
