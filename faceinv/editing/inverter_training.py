@@ -47,10 +47,15 @@ class InverterConfig:
                                       "stride-2 transposed conv (leaves a checkerboard)",
                             choices=gan.UPSAMPLING, paper="transposed")
     skips: bool = setting(False, "U-Net skip connections: each upsampling block also sees the encoder's map")
+    edit: str = setting("residual", "how an edit is drawn: a residual added to the face (the paper's), or a "
+                                    "colour blended over it under a learnt mask (implies a mask, penalised by "
+                                    "--mask-weight)", choices=gan.EDITS, paper="residual")
     epochs: int = setting(100, "epochs in all (a rerun resumes up to this)")
     batch_size: int = setting(8, "faces of each class per step")
     learning_rate: float = setting(2e-4, "Adam's learning rate (both generators and the discriminator)",
                                    flags=("--lr",))
+    d_learning_rate: float = setting(None, "the discriminator's learning rate (default: --lr)", type=float,
+                                     flags=("--d-lr",))
     beta1: float = setting(0.5, "Adam's beta1")
     adversarial_weight: float = setting(1.0, "the discriminator should see add(x) as with, remove(y) as without")
     dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
@@ -72,6 +77,8 @@ class InverterConfig:
             raise InputError(f"--size must be a multiple of 32 and at least 64 (the discriminator halves "
                              f"it five times, and instance norm needs maps of 2x2 or more), not {self.size}")
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
+        if self.d_learning_rate is not None:
+            check_positive(self, "d_learning_rate")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
                            "mask_weight", "facenet_weight")
 
@@ -87,13 +94,13 @@ class InverterTrainer(Training):
         self.steps_per_epoch = attribute_data.steps_per_epoch(split, config.batch_size)
         keras.utils.set_random_seed(config.seed)
         c = config
-        self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips)
-        self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips)
+        self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips, c.edit)
+        self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.discriminator = gan.build_discriminator(c.size, c.width)
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
-        self.d_optimizer = adam(c.learning_rate, c.beta1, self.discriminator.trainable_variables)
+        self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.discriminator.trainable_variables)
         self.track(add=self.add, remove=self.remove, discriminator=self.discriminator,
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
         self.step = tf.function(self._train_step, jit_compile=True)
@@ -124,7 +131,7 @@ class InverterTrainer(Training):
             inputs = self.facenet(tf.concat([without, with_], 0))[0]
             out["facenet"] = perceptual_loss(inputs, self.facenet(tf.concat([added, removed], 0))[0])
             generator += c.facenet_weight * out["facenet"]
-        if c.attention:
+        if c.attention or c.edit == "blend":
             out["mask"] = (gan.mask_loss(added_mask[0]) + gan.mask_loss(removed_mask[0])) / 2
             generator += c.mask_weight * out["mask"]
         out["generator"] = generator

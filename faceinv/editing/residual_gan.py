@@ -68,13 +68,26 @@ def _upsample(x, channels, upsample):
     return layers.Conv2D(channels, 3, 1, padding="same")(x)
 
 
-def build_generator(name, width=64, attention=False, upsample="resize", skips=False):
+EDITS = ("residual", "blend")
+# The blend's mask starts at sigmoid(-4) = 1.8% everywhere: near the identity
+# edit, and local from the first step (a mask of 0.5 lets the whole face change).
+BLEND_MASK_START = -4.0
+
+
+def build_generator(name, width=64, attention=False, upsample="resize", skips=False, edit="residual"):
     """faces [N, H, W, 3] -> [edited faces, residual] (both [N, H, W, 3]), and
-    with `attention` the mask [N, H, W, 1] as a third output. With `skips`, each
-    upsampling block also sees the encoder's map of its size (a U-Net), so the
-    residual can be drawn where the input's edges are."""
+    with `attention` (or `edit="blend"`) the mask [N, H, W, 1] as a third output.
+    With `skips`, each upsampling block also sees the encoder's map of its size
+    (a U-Net), so the residual can be drawn where the input's edges are.
+
+    `edit="blend"` paints instead of adding: edited = (1 - m) x + m c, a colour c
+    in [0, 1] laid over the face with opacity m (as GANimation does, and as
+    glasses sit on a face). A dark rim is then one colour and one mask whatever
+    the skin beneath, where a residual must be computed from the skin per pixel."""
     if upsample not in UPSAMPLING:
         raise ValueError(f"upsample must be one of {UPSAMPLING}, not {upsample!r}")
+    if edit not in EDITS:
+        raise ValueError(f"edit must be one of {EDITS}, not {edit!r}")
     faces = keras.Input((None, None, 3), name="faces")
     x = layers.Rescaling(2.0, offset=-1.0)(faces)
     full = _norm_act(layers.Conv2D(width, 5, 1, padding="same")(x))
@@ -86,6 +99,15 @@ def build_generator(name, width=64, attention=False, upsample="resize", skips=Fa
     x = _norm_act(_upsample(x, width, upsample))
     if skips:
         x = layers.Concatenate()([x, full])
+    if edit == "blend":
+        # Zero kernel: every face starts under the same faint grey (see BLEND_MASK_START).
+        out = layers.Conv2D(4, 4, 1, padding="same", kernel_initializer="zeros",
+                            bias_initializer=keras.initializers.Constant([0.0, 0.0, 0.0, BLEND_MASK_START]),
+                            name="residual_conv")(x)
+        colour = layers.Activation("sigmoid")(out[..., :3])
+        mask = layers.Activation("sigmoid", name="mask")(out[..., 3:])
+        residual = mask * (colour - faces)
+        return keras.Model(faces, [faces + residual, residual, mask], name=name)
     # Zero-initialised: training starts from the identity edit (residual 0, mask 0.5).
     out = layers.Conv2D(4 if attention else 3, 4, 1, padding="same", kernel_initializer="zeros",
                         name="residual_conv")(x)
