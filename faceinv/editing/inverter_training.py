@@ -50,8 +50,6 @@ class InverterConfig:
     edit: str = setting("residual", "how an edit is drawn: a residual added to the face (the paper's), or a "
                                     "colour blended over it under a learnt mask (implies a mask, penalised by "
                                     "--mask-weight)", choices=gan.EDITS, paper="residual")
-    discriminator: str = setting("global", "the discriminator: one verdict per face (the paper's), or one per "
-                                           "34x34 window (PatchGAN)", choices=gan.DISCRIMINATORS, paper="global")
     epochs: int = setting(100, "epochs in all (a rerun resumes up to this)")
     batch_size: int = setting(8, "faces of each class per step")
     learning_rate: float = setting(2e-4, "Adam's learning rate (both generators and the discriminator)",
@@ -98,7 +96,7 @@ class InverterTrainer(Training):
         c = config
         self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips, c.edit)
-        self.discriminator = gan.build_discriminator(c.size, c.width, c.discriminator)
+        self.discriminator = gan.build_discriminator(c.size, c.width)
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)

@@ -121,20 +121,9 @@ def build_generator(name, width=64, attention=False, upsample="resize", skips=Fa
     return keras.Model(faces, [edited, residual] + outputs, name=name)
 
 
-DISCRIMINATORS = ("global", "patch")
-
-
-def build_discriminator(size, width=64, kind="global"):
+def build_discriminator(size, width=64):
     """faces [N, size, size, 3] -> [logits [N, 3], perceptual features]; the
-    dense layer fixes the size, which must be divisible by 32.
-
-    `kind="patch"` classifies every 34x34 window instead (logits [N, size/4,
-    size/4, 3], as pix2pix's PatchGAN does for real/fake): each verdict rests
-    on local detail, such as whether a rim is a thin line round the eye."""
-    if kind not in DISCRIMINATORS:
-        raise ValueError(f"kind must be one of {DISCRIMINATORS}, not {kind!r}")
-    if kind == "patch":
-        return _patch_discriminator(width)
+    dense layer fixes the size, which must be divisible by 32."""
     faces = keras.Input((size, size, 3), name="faces")
     x = layers.Rescaling(2.0, offset=-1.0)(faces)
     features = None
@@ -148,28 +137,17 @@ def build_discriminator(size, width=64, kind="global"):
     return keras.Model(faces, [logits, features], name="discriminator")
 
 
-def _patch_discriminator(width):
-    faces = keras.Input((None, None, 3), name="faces")
-    x = layers.Rescaling(2.0, offset=-1.0)(faces)
-    x = layers.LeakyReLU(SLOPE)(layers.Conv2D(width, 4, 2, padding="same")(x))
-    features = _norm_act(layers.Conv2D(2 * width, 4, 2, padding="same")(x))
-    x = _norm_act(layers.Conv2D(4 * width, 4, 1, padding="same")(features))
-    logits = layers.Conv2D(3, 4, 1, padding="same", name="logits")(x)
-    return keras.Model(faces, [logits, features], name="discriminator")
-
-
 def discriminator_loss(logits_without, logits_with, logits_generated):
-    """Cross entropy of the 3-way softmax: real faces to their class, edits to `generated`
-    (logits [N, 3], or [N, h, w, 3] from a patch discriminator: each window's verdict)."""
+    """Cross entropy of the 3-way softmax: real faces to their class, edits to `generated`."""
     def ce(logits, label):
-        labels = tf.fill(tf.shape(logits)[:-1], label)
+        labels = tf.fill(tf.shape(logits)[:1], label)
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
     return (ce(logits_without, WITHOUT) + ce(logits_with, WITH) + ce(logits_generated, GENERATED)) / 3.0
 
 
 def adversarial_loss(logits, target):
     """Cross entropy pushing the discriminator to see an edit as a real face of class `target`."""
-    labels = tf.fill(tf.shape(logits)[:-1], target)
+    labels = tf.fill(tf.shape(logits)[:1], target)
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
 
