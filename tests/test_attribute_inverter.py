@@ -71,6 +71,25 @@ def test_generators_start_as_the_identity_and_attention_bounds_the_residual():
     assert logits.shape == (2, 3)
 
 
+def test_the_blend_paints_one_colour_under_a_mask_that_starts_small():
+    faces = tf.random.uniform([2, 64, 64, 3], seed=2)
+    model = gan.build_generator("add", width=4, skips=True, edit="blend")
+    edited, residual, mask = (o.numpy() for o in model(faces))
+    # At the start every pixel is the face under grey 0.5 at opacity sigmoid(-4).
+    start = 1 / (1 + np.exp(4.0))
+    np.testing.assert_allclose(mask, start, rtol=1e-5)
+    np.testing.assert_allclose(edited, faces.numpy() + start * (0.5 - faces.numpy()), atol=1e-6)
+    # Opaque black paints every face black, whatever was beneath; a closed mask keeps it.
+    last = model.get_layer("residual_conv")
+    kernel, _ = last.get_weights()
+    last.set_weights([np.zeros_like(kernel), np.array([-30.0, -30.0, -30.0, 30.0], np.float32)])
+    edited, residual, mask = (o.numpy() for o in model(faces))
+    assert np.abs(edited).max() < 1e-6 and (mask > 0.999).all()
+    np.testing.assert_allclose(residual, -faces.numpy(), atol=1e-6)
+    last.set_weights([np.zeros_like(kernel), np.array([30.0, 30.0, 30.0, -30.0], np.float32)])
+    np.testing.assert_allclose(model(faces)[0].numpy(), faces.numpy(), atol=1e-6)
+
+
 def test_checkerboard_energy_finds_period_two_patterns():
     y, x = np.mgrid[:64, :64]
     checkerboard = np.repeat(((-1.0) ** (x + y))[None, ..., None], 3, -1)
