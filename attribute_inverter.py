@@ -43,7 +43,10 @@ from faceinv.report import plots
 
 PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
-SYNTHETIC_TRAIN_SEED, SYNTHETIC_TEST_SEED = 0, 1
+# Synthetic faces: training, test (evaluate's default) and validation (each epoch
+# of a synthetic run is judged on these, and --keep best chooses by them) seeds.
+SYNTHETIC_TRAIN_SEED, SYNTHETIC_TEST_SEED, SYNTHETIC_VALIDATION_SEED = 0, 1, 2
+VALIDATION_FACES = 100  # per class
 PATH_DCGAN_EYEGLASSES = os.path.join(PATH_RESULTS, "interfacegan", "dcgan-digiface", "eyeglasses")
 PATH_DCGAN_EYEGLASSES_SCORES = os.path.join(PATH_DCGAN_EYEGLASSES, "scores")
 GRID_COLUMNS = ["input", "added", "residual", "removed", "residual"]
@@ -155,7 +158,14 @@ def train(c):
     split = _split(c)
     attribute_data.check_enough(split, c.min_faces)
     print(f"data: {split.label}: {split.counts()[0]} faces without, {split.counts()[1]} with")
-    trainer = InverterTrainer(c, split)
+    validation = None
+    if c.data == "synthetic":
+        from faceinv.models.generators import load_generator
+        validation = eyeglasses.held_out_faces(load_generator("synthetic"), VALIDATION_FACES,
+                                               SYNTHETIC_VALIDATION_SEED, c.size)
+    elif c.keep == "best":
+        raise InputError("--keep best needs --data synthetic: only its faces have a ground truth to validate on")
+    trainer = InverterTrainer(c, split, validation)
     history = trainer.fit()
     trainer.export()
     out = os.path.join(PATH_INVERTER_RESULTS, c.run)
@@ -165,7 +175,7 @@ def train(c):
         keys = list(history[-1])
         path = os.path.join(out, "history.csv")
         previous = files.read_csv(path) if os.path.exists(path) else []
-        rows = [[r[k] for k in keys] for r in previous if int(r["epoch"]) <= history[0]["epoch"] - 1]
+        rows = [[r.get(k, "") for k in keys] for r in previous if int(r["epoch"]) <= history[0]["epoch"] - 1]
         files.save_text(path, files.csv_text(keys, rows + [[h.get(k, "") for k in keys] for h in history]))
     config.write(out, c)
     print(f"exported the generators to {c.export_dir}; preview in {out}/preview.png")
@@ -262,6 +272,9 @@ def evaluate(a):
     if a.data == "dcgan":
         return evaluate_dcgan(a)
     inverter = LoadedInverter(a.model)
+    if inverter.meta.get("config", {}).get("keep") == "best" and a.seed == SYNTHETIC_VALIDATION_SEED:
+        raise InputError(f"{a.model} kept its best epoch by the faces of seed {a.seed}: judge it on other faces "
+                         f"(--seed {SYNTHETIC_TEST_SEED})")
     generator = load_generator("synthetic")
     report = eyeglasses.judge_edits(generator, inverter, a.count, a.seed, inverter.size)
     summary = eyeglasses.summarise(report)

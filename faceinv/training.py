@@ -112,7 +112,8 @@ class Training:
         return self.step(*batch)
 
     def end_of_epoch(self, epoch, writer):
-        """Called before each checkpoint (e.g. to log a preview image)."""
+        """Called before each checkpoint (e.g. to log a preview image); may return more
+        figures for the epoch's history record."""
 
     def fit(self, epochs=None):
         """Train up to `epochs` (default: the config's) epochs in all; returns one record of mean
@@ -142,7 +143,7 @@ class Training:
             history.append({"epoch": epoch + 1, "phase": phase,
                             **{k: v / max(steps, 1) for k, v in sums.items()},
                             "seconds": time.perf_counter() - started})
-            self.end_of_epoch(epoch, writer)
+            history[-1].update(self.end_of_epoch(epoch, writer) or {})
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch + 1)
             writer.flush()

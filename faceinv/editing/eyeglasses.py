@@ -125,21 +125,30 @@ def outside_change(faces, edited, region):
     return (np.abs(edited - faces) * outside).sum((1, 2, 3)) / (3 * outside.sum((1, 2, 3)))
 
 
-def judge_edits(generator, edit, count=200, seed=1, size=None, batch_size=50):
-    """Judge an inverter on held-out faces: `edit(faces, "add" | "remove")` ->
-    (edited, residual). Returns {"add": ..., "remove": ...}, each with per-face
-    `amount`, `outside`, `cosine` and `checkerboard` (the residual's period-2
-    energy share) arrays and the faces, edits and residuals of the first batch."""
-    classes = dict(zip(("add", "remove"), split_latents(generator, count, seed)))
-    report = {}
-    for direction, latents in classes.items():
-        amounts, outside, cosines, checkerboard, shown = [], [], [], [], None
+def held_out_faces(generator, count=200, seed=1, size=None, batch_size=50):
+    """The judge's faces, drawn once: {"add": faces without glasses, "remove": faces
+    with them}, each a list of batches (faces, render without glasses, render with
+    them, eye region)."""
+    held_out = {}
+    for direction, latents in zip(("add", "remove"), split_latents(generator, count, seed)):
+        held_out[direction] = []
         for start in range(0, count, batch_size):
             batch = latents[start:start + batch_size]
             off, on = counterfactuals(generator, batch, size)
-            faces = _resized(generator(batch), size)
-            edited, residual = edit(faces, direction)
-            region = eye_region(off, on)
+            held_out[direction].append((_resized(generator(batch), size), off, on, eye_region(off, on)))
+    return held_out
+
+
+def judge(held_out, edit):
+    """Judge an inverter on `held_out_faces`: `edit(faces, "add" | "remove")` ->
+    (edited, residual). Returns {"add": ..., "remove": ...}, each with per-face
+    `amount`, `outside`, `cosine` and `checkerboard` (the residual's period-2
+    energy share) arrays and the faces, edits and residuals of the first batch."""
+    report = {}
+    for direction, batches in held_out.items():
+        amounts, outside, cosines, checkerboard, shown = [], [], [], [], None
+        for faces, off, on, region in batches:
+            edited, residual = (np.asarray(x) for x in edit(faces, direction))
             amounts.append(glasses_amount(edited, off, on))
             outside.append(outside_change(faces, edited, region))
             cosines.append(change_cosine(faces, edited, on if direction == "add" else off, region))
@@ -149,6 +158,11 @@ def judge_edits(generator, edit, count=200, seed=1, size=None, batch_size=50):
                              "cosine": np.concatenate(cosines), "checkerboard": np.concatenate(checkerboard),
                              "shown": shown}
     return report
+
+
+def judge_edits(generator, edit, count=200, seed=1, size=None, batch_size=50):
+    """`judge` on `count` held-out faces per class drawn with `seed`."""
+    return judge(held_out_faces(generator, count, seed, size, batch_size), edit)
 
 
 def successes(direction, amount, cosine):

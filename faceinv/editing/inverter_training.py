@@ -25,6 +25,7 @@ import tensorflow as tf
 from faceinv import files
 from faceinv.config import check_non_negative, check_positive, setting
 from faceinv.data import attribute_data
+from faceinv.editing import eyeglasses
 from faceinv.editing import residual_gan as gan
 from faceinv.errors import InputError
 from faceinv.inversion.losses import perceptual_loss
@@ -65,6 +66,9 @@ class InverterConfig:
     facenet_weight: float = setting(0.0, "FaceNet perceptual loss: FaceNet's features of an edit should match "
                                          "its input's (the encoder's perceptual_loss)")
     facenet: str = setting(FACENET, FACENET_HELP)
+    keep: str = setting("last", "which epoch's generators are exported: the last, or the best on validation "
+                                "faces (needs a validation set: attribute_inverter.py has one for --data synthetic)",
+                        choices=("last", "best"), paper="last")
     seed: int = setting(0, "seeds the networks' initial weights and the batches")
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
                                   "checkpoint folder (resumed from)", output=True)
@@ -84,11 +88,19 @@ class InverterConfig:
 
 
 class InverterTrainer(Training):
-    """The two generators, the discriminator and the compiled step; `fit()` runs the epochs."""
+    """The two generators, the discriminator and the compiled step; `fit()` runs the epochs.
+
+    With `validation` (eyeglasses.held_out_faces), every epoch is judged on those
+    faces (strict success each way, in the history), and with keep="best" the
+    generators of the epoch whose worse direction did best are kept and exported:
+    the discriminator can win late in training and the edits then degrade."""
     shown = ("generator", "discriminator")
 
-    def __init__(self, config, split):
+    def __init__(self, config, split, validation=None):
         config.check()
+        if config.keep == "best" and validation is None:
+            raise InputError("--keep best needs validation faces with a ground truth (--data synthetic)")
+        self.validation = validation
         super().__init__(config, config.checkpoint_dir, config.log_dir)
         self.split = split
         self.steps_per_epoch = attribute_data.steps_per_epoch(split, config.batch_size)
@@ -101,8 +113,14 @@ class InverterTrainer(Training):
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
         self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.discriminator.trainable_variables)
+        # The best epoch so far on the validation faces: its generators, and its score.
+        self.best_add = gan.build_generator("best_add", c.width, c.attention, c.upsample, c.skips, c.edit)
+        self.best_remove = gan.build_generator("best_remove", c.width, c.attention, c.upsample, c.skips, c.edit)
+        self.best_score = tf.Variable(-1.0, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.track(add=self.add, remove=self.remove, discriminator=self.discriminator,
-                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer)
+                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, best_add=self.best_add,
+                   best_remove=self.best_remove, best_score=self.best_score, best_epoch=self.best_epoch)
         self.step = tf.function(self._train_step, jit_compile=True)
 
     def losses(self, without, with_):
@@ -159,15 +177,41 @@ class InverterTrainer(Training):
         c = self.config
         return "loss", attribute_data.pairs(self.split, c.size, c.batch_size, c.seed, epoch), self.steps_per_epoch
 
+    def validate(self):
+        """Strict success rates each way on the validation faces, and the score the best
+        epoch is chosen by: the worse direction's rate, ties broken by the better one's."""
+        def edit(faces, direction):
+            return (self.add if direction == "add" else self.remove)(faces, training=False)[:2]
+        summary = eyeglasses.summarise(eyeglasses.judge(self.validation, edit))
+        rates = summary["add"]["success"], summary["remove"]["success"]
+        return {"validation_add": rates[0], "validation_remove": rates[1]}, min(rates) + 1e-3 * max(rates)
+
     def end_of_epoch(self, epoch, writer):
+        figures = {}
         with writer.as_default(step=epoch + 1):
             tf.summary.image("preview", self.preview()[None])
+            if self.validation is not None:
+                figures, score = self.validate()
+                for key, value in figures.items():
+                    tf.summary.scalar(f"validation/{key}", value)
+                print(", ".join(f"{k} {v:.1%}" for k, v in figures.items()))
+                if score > self.best_score.numpy():
+                    self.best_score.assign(score)
+                    self.best_epoch.assign(epoch + 1)
+                    self.best_add.set_weights(self.add.get_weights())
+                    self.best_remove.set_weights(self.remove.get_weights())
+        return figures
 
     def export(self):
+        best = self.config.keep == "best"
+        epochs = int(self.best_epoch.numpy()) if best else self.epochs_done
         meta = {"size": self.config.size, "label": self.split.label, "source": self.split.source,
-                "standin": self.split.source == "synthetic", "epochs": self.epochs_done,
+                "standin": self.split.source == "synthetic", "epochs": epochs, "epochs_trained": self.epochs_done,
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
                 "facenet": self.facenet.label if self.facenet else None,
                 "config": dataclasses.asdict(self.config)}
-        gan.export_inverter(self.add, self.remove, self.config.export_dir, meta)
+        if best:
+            gan.export_inverter(self.best_add, self.best_remove, self.config.export_dir, meta)
+        else:
+            gan.export_inverter(self.add, self.remove, self.config.export_dir, meta)
         return meta
