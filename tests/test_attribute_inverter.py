@@ -178,36 +178,39 @@ def test_export_and_reload_give_identical_outputs(small_split, tmp_path):
 @pytest.mark.slow
 def test_keep_best_exports_the_epoch_that_validated_best_and_survives_a_resume(small_split, synthetic, tmp_path):
     validation = eyeglasses.held_out_faces(synthetic, 4, seed=2, size=64, batch_size=4)
+    scores, seen = iter([0.6, 0.3, 0.9]), []  # the validation scores of epochs 1, 2 and 3
 
     def trainer(epochs):
         config = InverterConfig(size=64, width=4, batch_size=2, epochs=epochs, edit="blend", skips=True,
                                 keep="best", checkpoint_dir=str(tmp_path / "ck"), log_dir=str(tmp_path / "log"),
                                 export_dir=str(tmp_path / "model"))
-        return InverterTrainer(config, small_split, validation)
+        made = InverterTrainer(config, small_split, validation)
 
-    first = trainer(1)
+        def validate():
+            seen.append(made.add.get_weights())
+            return {"validation_add": 0.0, "validation_remove": 0.0}, next(scores)
+        return made, validate
+
+    first, validate = trainer(2)
     # An untouched generator edits nothing: no glasses put on or taken off.
     assert first.validate()[0] == {"validation_add": 0.0, "validation_remove": 0.0}
-    scores = iter([0.6, 0.3, 0.9])  # the validation scores of epochs 1, 2 and 3
-    first.validate = lambda: ({"validation_add": 0.0, "validation_remove": 0.0}, next(scores))
+    first.validate = validate
     assert "validation_add" in first.fit()[0]
-    after_epoch_1 = first.add.get_weights()
-    second = trainer(2)  # resumed: the best so far (epoch 1, 0.6) comes back from the checkpoint
-    second.validate = first.validate
-    second.fit()
-    assert int(second.best_epoch.numpy()) == 1
-    for best, kept in zip(second.best_add.get_weights(), after_epoch_1):
-        np.testing.assert_array_equal(best, kept)
-    meta = second.export()
+    assert int(first.best_epoch.numpy()) == 1  # epoch 2 validated worse
+    meta = first.export()
     assert (meta["epochs"], meta["epochs_trained"]) == (1, 2)
     faces = _faces64(small_split)
     np.testing.assert_array_equal(LoadedInverter(str(tmp_path / "model"))(faces, "add")[0],
-                                  second.best_add(faces, training=False)[0].numpy())
-    assert not np.array_equal(second.add(faces)[0].numpy(), second.best_add(faces)[0].numpy())
-    third = trainer(3)
-    third.validate = first.validate
-    third.fit()
-    assert int(third.best_epoch.numpy()) == 3
+                                  first.best_add(faces, training=False)[0].numpy())
+    assert not np.array_equal(first.add(faces)[0].numpy(), first.best_add(faces)[0].numpy())
+
+    second, validate = trainer(3)  # resumed: the best so far comes back from the checkpoint
+    assert int(second.best_epoch.numpy()) == 1
+    for best, kept in zip(second.best_add.get_weights(), seen[0]):
+        np.testing.assert_array_equal(best, kept)
+    second.validate = validate
+    second.fit()
+    assert int(second.best_epoch.numpy()) == 3
 
 
 def test_keep_best_needs_validation_faces(small_split, tmp_path):
