@@ -170,7 +170,7 @@ def train(c):
     trainer.export()
     out = os.path.join(PATH_INVERTER_RESULTS, c.run)
     os.makedirs(out, exist_ok=True)
-    files.save_png(os.path.join(out, "preview.png"), trainer.preview())
+    files.save_png(os.path.join(out, "preview.png"), trainer.preview(exported=True))
     if history:
         keys = list(history[-1])
         path = os.path.join(out, "history.csv")

@@ -165,11 +165,17 @@ class InverterTrainer(Training):
         del tape
         return out
 
-    def preview(self, count=4):
-        """A uint8 grid of fixed faces, one row each: without | added | with | removed."""
+    def exported_generators(self):
+        """(add, remove) as `export` writes them: the best epoch's with keep="best"."""
+        return (self.best_add, self.best_remove) if self.config.keep == "best" else (self.add, self.remove)
+
+    def preview(self, count=4, exported=False):
+        """A uint8 grid of fixed faces, one row each: without | added | with | removed
+        (by the generators being trained, or with `exported` by those export writes)."""
+        add, remove = self.exported_generators() if exported else (self.add, self.remove)
         without, with_ = attribute_data.preview(self.split, self.config.size, count)
-        added = self.add(without, training=False)[0].numpy()
-        removed = self.remove(with_, training=False)[0].numpy()
+        added = add(without, training=False)[0].numpy()
+        removed = remove(with_, training=False)[0].numpy()
         rows = np.stack([without, added, with_, removed], 1).reshape(-1, *without.shape[1:])
         return files.image_grid(rows, 4, self.split.label, PREVIEW_COLUMNS)
 
@@ -210,8 +216,5 @@ class InverterTrainer(Training):
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
                 "facenet": self.facenet.label if self.facenet else None,
                 "config": dataclasses.asdict(self.config)}
-        if best:
-            gan.export_inverter(self.best_add, self.best_remove, self.config.export_dir, meta)
-        else:
-            gan.export_inverter(self.add, self.remove, self.config.export_dir, meta)
+        gan.export_inverter(*self.exported_generators(), self.config.export_dir, meta)
         return meta
