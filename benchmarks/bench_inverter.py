@@ -4,6 +4,7 @@
     python benchmarks/bench_inverter.py --variants transposed resize --epochs 4
     python benchmarks/bench_inverter.py --facenet-cost     # seconds per step with and without FaceNet
     python benchmarks/bench_inverter.py --runs b_s0 b_s1 b_s2  # mean and spread of finished, evaluated runs
+    python benchmarks/bench_inverter.py --judge-calibration  # the strict judge on the true change, moved a pixel
 
 Each variant trains with the same data, seed and loss weights through
 attribute_inverter.py (runs bench_<variant>, kept under saved_model/, results/,
@@ -30,8 +31,44 @@ VARIANTS = {
     "transposed": ["--upsample", "transposed"],                                   # the paper's generator
     "resize": [],
     "transposed_skips_attention": ["--upsample", "transposed", "--skips", "--attention"],
-    "resize_skips_attention": ["--skips", "--attention"],                         # the README's offline run
+    "resize_skips_attention": ["--skips", "--attention"],
+    "resize_skips_blend": ["--skips", "--edit", "blend", "--d-lr", "5e-5", "--keep", "best"],
 }
+MASKED = ("--attention", "blend")  # variants whose mask --mask-weight penalises
+
+
+def judge_calibration(args):
+    """How strict the strict judge is: the ground truth's own change, moved by a pixel,
+    blurred or at part strength, scored like an edit on held-out faces at 64 and 128 px."""
+    import tensorflow as tf
+
+    from faceinv.editing import eyeglasses
+    from faceinv.models.generators import load_generator
+    generator = load_generator("synthetic")
+    latents = eyeglasses.split_latents(generator, args.test_count, attribute_inverter.SYNTHETIC_TEST_SEED)[0]
+    blur = np.full((3, 3, 3, 1), 1 / 9, np.float32)
+    changes = {"the true change": lambda d: d,
+               "moved 1 px right": lambda d: np.roll(d, 1, 2),
+               "moved 1 px down": lambda d: np.roll(d, 1, 1),
+               "moved 1 px down and right": lambda d: np.roll(d, (1, 1), (1, 2)),
+               "blurred (3x3 box)": lambda d: np.asarray(tf.nn.depthwise_conv2d(d, blur, [1] * 4, "SAME")),
+               "at 80% strength": lambda d: 0.8 * d}
+    rows = []
+    for size in (64, 128):
+        faces = eyeglasses._resized(generator(latents), size)
+        off, on = eyeglasses.counterfactuals(generator, latents, size)
+        region = eyeglasses.eye_region(off, on)
+        for name, change in changes.items():
+            edited = faces + change(on - off)
+            amount = eyeglasses.glasses_amount(edited, off, on)
+            cosine = eyeglasses.change_cosine(faces, edited, on, region)
+            strict = eyeglasses.successes("add", amount, cosine)[0]
+            rows.append([f"{size} px", name, f"{np.median(amount):.3f}", f"{np.median(cosine):.3f}",
+                         f"{100 * strict.mean():.1f}%"])
+    print(f"\nglasses put on {args.test_count} held-out faces (seed {attribute_inverter.SYNTHETIC_TEST_SEED}) by "
+          "adding the renderer's own change, altered; strict: amount >= "
+          f"{eyeglasses.ADD_AMOUNT} and cosine >= {eyeglasses.MIN_COSINE}")
+    print(files.markdown_table(["size", "edit", "median amount", "median cosine", "strict success"], rows))
 
 
 def facenet_cost(args, steps=10):
@@ -111,16 +148,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--facenet-cost", action="store_true", help="only time steps with and without FaceNet")
     parser.add_argument("--runs", nargs="+", help="only summarise these trained and evaluated runs")
+    parser.add_argument("--judge-calibration", action="store_true",
+                        help="only score the true change, moved, blurred or weakened, with the strict judge")
     args = parser.parse_args(argv)
     if args.facenet_cost:
         return facenet_cost(args)
+    if args.judge_calibration:
+        return judge_calibration(args)
     if args.runs:
         return summarise(args.runs)
     runs = []
     for variant in args.variants:
         run = f"bench_{variant}_s{args.seed}"
-        flags = VARIANTS[variant] + (["--mask-weight", str(args.mask_weight)] if "--attention" in VARIANTS[variant]
-                                     else [])
+        masked = any(flag in VARIANTS[variant] for flag in MASKED)
+        flags = VARIANTS[variant] + (["--mask-weight", str(args.mask_weight)] if masked else [])
         attribute_inverter.main(["train", "--data", "synthetic", "--size", str(args.size), "--count", str(args.count),
                                  "--width", str(args.width), "--epochs", str(args.epochs), "--seed", str(args.seed),
                                  "--batch-size", str(args.batch_size), "--run", run,
