@@ -16,9 +16,9 @@ Commands (each has --help):
     python attribute_inverter.py train --data celeba --attribute Eyeglasses
     python attribute_inverter.py apply --model saved_model/attribute_inverter/eyeglasses_celeba \\
         --input photo.jpg
-    python attribute_inverter.py train --data synthetic --size 64 --width 8 --epochs 12 --attention --skips \\
-        --residual-weight 1 --mask-weight 0.2  # offline
-    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_attention
+    python attribute_inverter.py train --data synthetic --size 128 --width 8 --epochs 4 --skips --edit blend \\
+        --d-lr 5e-5 --keep best --residual-weight 1 --mask-weight 0.2  # offline
+    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_blend
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.
 """
@@ -71,7 +71,7 @@ class TrainCommand(InverterConfig):
     log_dir: str = override(InverterConfig, "log_dir", "")
     export_dir: str = override(InverterConfig, "export_dir", "")
     run: str = setting(None, "run name: checkpoints, logs, export and results are kept under it "
-                             "(default: <attribute>_<data>, plus _attention)", type=str, output=True)
+                             "(default: <attribute>_<data>, plus _attention and _blend)", type=str, output=True)
 
 
 @dataclasses.dataclass
@@ -143,7 +143,8 @@ def resolve_train(c):
     if c.data == "folders" and (not c.without or not c.with_):
         raise InputError("--data folders needs both --without and --with")
     attribute = "eyeglasses" if c.data in ("synthetic", "dcgan") else c.attribute.lower()
-    run = c.run or f"{attribute}_{c.data}" + ("_attention" if c.attention else "")
+    run = c.run or f"{attribute}_{c.data}" + ("_attention" if c.attention else "") + ("_blend" if c.edit == "blend"
+                                                                                          else "")
     return dataclasses.replace(
         c, run=run, size=c.size or _data_size(c),
         checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, "attribute_inverter", run),
