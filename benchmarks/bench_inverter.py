@@ -45,7 +45,6 @@ def judge_calibration(args):
     from faceinv.editing import eyeglasses
     from faceinv.models.generators import load_generator
     generator = load_generator("synthetic")
-    latents = eyeglasses.split_latents(generator, args.test_count, attribute_inverter.SYNTHETIC_TEST_SEED)[0]
     blur = np.full((3, 3, 3, 1), 1 / 9, np.float32)
     changes = {"the true change": lambda d: d,
                "moved 1 px right": lambda d: np.roll(d, 1, 2),
@@ -55,9 +54,9 @@ def judge_calibration(args):
                "at 80% strength": lambda d: 0.8 * d}
     rows = []
     for size in (64, 128):
-        faces = eyeglasses._resized(generator(latents), size)
-        off, on = eyeglasses.counterfactuals(generator, latents, size)
-        region = eyeglasses.eye_region(off, on)
+        held_out = eyeglasses.held_out_faces(generator, args.test_count, attribute_inverter.SYNTHETIC_TEST_SEED,
+                                             size, batch_size=args.test_count)
+        faces, off, on, region = held_out["add"][0]  # the faces without glasses, in one batch
         for name, change in changes.items():
             edited = faces + change(on - off)
             amount = eyeglasses.glasses_amount(edited, off, on)
