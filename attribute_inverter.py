@@ -143,8 +143,10 @@ def resolve_train(c):
     if c.data == "folders" and (not c.without or not c.with_):
         raise InputError("--data folders needs both --without and --with")
     attribute = "eyeglasses" if c.data in ("synthetic", "dcgan") else c.attribute.lower()
-    run = c.run or f"{attribute}_{c.data}" + ("_attention" if c.attention else "") + ("_blend" if c.edit == "blend"
-                                                                                          else "")
+    if c.keep == "best" and c.data != "synthetic":
+        raise InputError("--keep best needs --data synthetic: only its faces have a ground truth to validate on")
+    suffix = ("_attention" if c.attention else "") + ("_blend" if c.edit == "blend" else "")
+    run = c.run or f"{attribute}_{c.data}{suffix}"
     return dataclasses.replace(
         c, run=run, size=c.size or _data_size(c),
         checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, "attribute_inverter", run),
@@ -164,8 +166,6 @@ def train(c):
         from faceinv.models.generators import load_generator
         validation = eyeglasses.held_out_faces(load_generator("synthetic"), VALIDATION_FACES,
                                                SYNTHETIC_VALIDATION_SEED, c.size)
-    elif c.keep == "best":
-        raise InputError("--keep best needs --data synthetic: only its faces have a ground truth to validate on")
     trainer = InverterTrainer(c, split, validation)
     history = trainer.fit()
     trainer.export()

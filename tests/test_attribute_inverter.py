@@ -203,6 +203,9 @@ def test_keep_best_exports_the_epoch_that_validated_best_and_survives_a_resume(s
     np.testing.assert_array_equal(LoadedInverter(str(tmp_path / "model"))(faces, "add")[0],
                                   first.best_add(faces, training=False)[0].numpy())
     assert not np.array_equal(first.add(faces)[0].numpy(), first.best_add(faces)[0].numpy())
+    # Its validation faces chose the epoch: evaluate will not judge it on them.
+    with pytest.raises(InputError, match="kept its best epoch by the faces of seed 2"):
+        attribute_inverter.main(["evaluate", "--model", str(tmp_path / "model"), "--seed", "2"])
 
     second, validate = trainer(3)  # resumed: the best so far comes back from the checkpoint
     assert int(second.best_epoch.numpy()) == 1
@@ -393,6 +396,9 @@ def test_bad_input_is_one_line(tmp_path, one_line_error, small_split):
     err = one_line_error(attribute_inverter.main, ["train", "--data", "folders", "--without", str(tmp_path / "with"),
                                                    "--with", str(tmp_path / "with"), "--run", "few"])
     assert "only 4 faces without the attribute" in err and "at least 30" in err
+    err = one_line_error(attribute_inverter.main, ["train", "--data", "folders", "--without", str(tmp_path / "with"),
+                                                   "--with", str(tmp_path / "with"), "--keep", "best"])
+    assert "--keep best needs --data synthetic" in err
     assert not os.path.exists("checkpoints/attribute_inverter/few") and not os.path.exists("results/attribute_inverter/few")
 
 
