@@ -64,7 +64,7 @@ def judge_calibration(args):
             strict = eyeglasses.successes("add", amount, cosine)[0]
             rows.append([f"{size} px", name, f"{np.median(amount):.3f}", f"{np.median(cosine):.3f}",
                          f"{100 * strict.mean():.1f}%"])
-    print(f"\nglasses put on {args.test_count} held-out faces (seed {attribute_inverter.SYNTHETIC_TEST_SEED}) by "
+    print(f"\n{generator.label}: glasses put on {args.test_count} held-out faces (seed {attribute_inverter.SYNTHETIC_TEST_SEED}) by "
           "adding the renderer's own change, altered; strict: amount >= "
           f"{eyeglasses.ADD_AMOUNT} and cosine >= {eyeglasses.MIN_COSINE}")
     print(files.markdown_table(["size", "edit", "median amount", "median cosine", "strict success"], rows))
