@@ -14,6 +14,7 @@ from faceinv.files import save_png
 from faceinv.inversion import losses
 from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
 from faceinv.models.encoder import LoadedEncoder, build_encoder, export_encoder
+from faceinv.models.generators import DCGAN, load_generator
 from faceinv.training import local_worker_configs
 
 
@@ -21,6 +22,16 @@ from faceinv.training import local_worker_configs
 def face_set(tmp_path_factory, synthetic):
     folder = str(tmp_path_factory.mktemp("sets") / "train")
     write_face_set(folder, synthetic, 8, seed=4, batch_size=8)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dcgan_face_set(tmp_path_factory):
+    """Faces of the trained DCGAN (64x64): the pixel loss differentiates through the
+    generator, and XLA compiles the DCGAN's convolutions in seconds where the
+    synthetic renderer's gradient takes over a minute."""
+    folder = str(tmp_path_factory.mktemp("sets") / "dcgan")
+    write_face_set(folder, load_generator(DCGAN), 8, seed=4, batch_size=8)
     return folder
 
 
@@ -60,8 +71,9 @@ def test_loss_falls_on_a_fixed_tiny_batch(tmp_path, face_set):
 
 
 @pytest.mark.slow
-def test_pixel_loss_trains_through_the_generator(tmp_path, face_set):
-    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=1, z_weight=0.0, pixel_weight=1.0))
+def test_pixel_loss_trains_through_the_generator(tmp_path, dcgan_face_set):
+    trainer = EncoderTrainer(config_for(tmp_path, dcgan_face_set, epochs=1, z_weight=0.0, pixel_weight=1.0,
+                                        generator=DCGAN))
     before = [w.numpy().copy() for w in trainer.encoder.trainable_weights]
     record = trainer.fit()[0]
     assert "pixel_loss" in record and "z_loss" not in record
@@ -106,19 +118,21 @@ def test_export_and_reload_give_identical_predictions(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_set, synthetic):
+def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, dcgan_face_set):
+    dcgan = load_generator(DCGAN)
+
     class PoisonedAfterOneEpoch:
-        """The synthetic generator, returning NaN from its third call (epoch 2, step 1)."""
-        handle, label, is_standin = synthetic.handle, synthetic.label, True
-        latent_dim, resolution = synthetic.latent_dim, synthetic.resolution
+        """The DCGAN, returning NaN from its third call (epoch 2, step 1)."""
+        handle, label, is_standin = dcgan.handle, dcgan.label, False
+        latent_dim, resolution = dcgan.latent_dim, dcgan.resolution
         calls = tf.Variable(0)  # counted in the graph: the step is traced once
 
         def __call__(self, z):
-            images = synthetic(z)
+            images = dcgan(z)
             poisoned = self.calls.assign_add(1) > 2
             return tf.where(poisoned, tf.fill(tf.shape(images), np.nan), images)
 
-    config = config_for(tmp_path, face_set, epochs=3, pixel_weight=1.0)
+    config = config_for(tmp_path, dcgan_face_set, epochs=3, pixel_weight=1.0, generator=DCGAN)
     trainer = EncoderTrainer(config, generator=PoisonedAfterOneEpoch())
     with pytest.raises(TrainingDiverged, match="epoch 2, step 1"):
         trainer.fit()
@@ -128,12 +142,14 @@ def test_a_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, face_
 
 
 @pytest.mark.slow
-def test_real_faces_alternate_with_generated_ones(tmp_path, face_set, synthetic):
+def test_real_faces_alternate_with_generated_ones(tmp_path, dcgan_face_set):
     real = tmp_path / "real"
     real.mkdir()
-    for i, image in enumerate(synthetic(np.random.default_rng(9).standard_normal((4, 512)).astype(np.float32))):
-        save_png(str(real / f"{i}.png"), image.numpy())
-    trainer = EncoderTrainer(config_for(tmp_path, face_set, epochs=3, real_faces=str(real)))
+    dcgan = load_generator(DCGAN)
+    latents = np.random.default_rng(9).standard_normal((4, dcgan.latent_dim)).astype(np.float32)
+    for i, image in enumerate(dcgan(latents)):
+        save_png(str(real / f"{i}.png"), np.asarray(image))
+    trainer = EncoderTrainer(config_for(tmp_path, dcgan_face_set, epochs=3, real_faces=str(real), generator=DCGAN))
     history = trainer.fit()
     assert [h["phase"] for h in history] == ["generated", "real", "generated"]
     assert "z_loss" not in history[1] and "pixel_loss" in history[1]

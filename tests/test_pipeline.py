@@ -25,8 +25,13 @@ def read_rows(path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("handle", list(SHAPES))
-def test_every_step_takes_its_sizes_from_the_generator(handle, tmp_path, monkeypatch, capsys):
+def test_every_step_takes_its_sizes_from_the_dcgan(tmp_path, monkeypatch, capsys):
+    check_every_step("dcgan-digiface", tmp_path, monkeypatch, capsys)
+
+
+def check_every_step(handle, tmp_path, monkeypatch, capsys):
+    """The workflow on `handle`; tests/test_pipeline_synthetic.py runs it on the
+    synthetic renderer, in a file of its own so that the test processes share the two."""
     latent_dim, resolution = SHAPES[handle]
     generator = load_generator(handle)
     assert (generator.latent_dim, generator.resolution) == (latent_dim, resolution)
