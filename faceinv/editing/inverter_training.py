@@ -6,6 +6,7 @@ One step sees a batch of faces without the attribute (x) and one with it (y):
 The discriminator learns the three classes (x: without, y: with, edits:
 generated); both generators learn together from
     adversarial   the discriminator should see add(x) as "with", remove(y) as "without"
+                  (with --eye-discriminator, the eye region's discriminator too)
     dual          each round trip should give back its input (L1)
     residual      L1 of both residuals: small, local edits
     perceptual    the discriminator's features of an edit should match its input's
@@ -66,6 +67,8 @@ class InverterConfig:
     facenet_weight: float = setting(0.0, "FaceNet perceptual loss: FaceNet's features of an edit should match "
                                          "its input's (the encoder's perceptual_loss)")
     facenet: str = setting(FACENET, FACENET_HELP)
+    eye_discriminator: bool = setting(False, "a second discriminator on the eye region alone (the face's central "
+                                             "half) at full detail; needs --size 128 or more")
     keep: str = setting("last", "which epoch's generators are exported: the last, or the best on validation "
                                 "faces (needs a validation set: attribute_inverter.py has one for --data synthetic)",
                         choices=("last", "best"), paper="last")
@@ -80,6 +83,8 @@ class InverterConfig:
         if self.size % 32 or self.size < 64:
             raise InputError(f"--size must be a multiple of 32 and at least 64 (the discriminator halves "
                              f"it five times, and instance norm needs maps of 2x2 or more), not {self.size}")
+        if self.eye_discriminator and self.size < 128:
+            raise InputError(f"--eye-discriminator needs --size 128 or more (it sees half the face), not {self.size}")
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
         if self.d_learning_rate is not None:
             check_positive(self, "d_learning_rate")
@@ -109,16 +114,20 @@ class InverterTrainer(Training):
         self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.discriminator = gan.build_discriminator(c.size, c.width)
+        self.eye_discriminator = gan.build_discriminator(c.size // 2, c.width) if c.eye_discriminator else None
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
-        self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.discriminator.trainable_variables)
+        self.d_variables = self.discriminator.trainable_variables + (
+            self.eye_discriminator.trainable_variables if self.eye_discriminator else [])
+        self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.d_variables)
         # The best epoch so far on the validation faces: its generators, and its score.
         self.best_add = gan.build_generator("best_add", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.best_remove = gan.build_generator("best_remove", c.width, c.attention, c.upsample, c.skips, c.edit)
         self.best_score = tf.Variable(-1.0, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.track(add=self.add, remove=self.remove, discriminator=self.discriminator,
+        eye = {"eye_discriminator": self.eye_discriminator} if self.eye_discriminator else {}
+        self.track(**eye, add=self.add, remove=self.remove, discriminator=self.discriminator,
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, best_add=self.best_add,
                    best_remove=self.best_remove, best_score=self.best_score, best_epoch=self.best_epoch)
         self.step = tf.function(self._train_step, jit_compile=True)
@@ -152,16 +161,23 @@ class InverterTrainer(Training):
         if c.attention or c.edit == "blend":
             out["mask"] = (gan.mask_loss(added_mask[0]) + gan.mask_loss(removed_mask[0])) / 2
             generator += c.mask_weight * out["mask"]
+        if self.eye_discriminator:
+            batch = tf.concat([without, with_, added, removed], 0)
+            e_without, e_with, e_added, e_removed = tf.split(self.eye_discriminator(gan.eye_crop(batch),
+                                                                                    training=True)[0], 4)
+            out["discriminator"] += gan.discriminator_loss(e_without, e_with, tf.concat([e_added, e_removed], 0))
+            out["eye_adversarial"] = (gan.adversarial_loss(e_added, gan.WITH)
+                                      + gan.adversarial_loss(e_removed, gan.WITHOUT)) / 2
+            generator += c.adversarial_weight * out["eye_adversarial"]
         out["generator"] = generator
         return out
 
     def _train_step(self, without, with_):
         with tf.GradientTape(persistent=True) as tape:
             out = self.losses(without, with_)
-        d_variables = self.discriminator.trainable_variables
         self.g_optimizer.apply(tape.gradient(out["generator"], self.generator_variables),
                                self.generator_variables)
-        self.d_optimizer.apply(tape.gradient(out["discriminator"], d_variables), d_variables)
+        self.d_optimizer.apply(tape.gradient(out["discriminator"], self.d_variables), self.d_variables)
         del tape
         return out
 

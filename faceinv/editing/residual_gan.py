@@ -25,7 +25,8 @@ Discriminator: five 4x4 stride-2 convs (64 to 1024 channels at width 64), a 4x4
 conv to one channel, flatten, and a dense layer of three logits, for the
 classes real without the attribute, real with it, and generated. Its second
 block's activations are the features of the perceptual loss (as in Shen & Liu,
-no external network).
+no external network). With `eye_discriminator` a second one, of the same
+design at half the size, judges the eye region alone (`eye_crop`).
 """
 import os
 
@@ -135,6 +136,17 @@ def build_discriminator(size, width=64):
     x = layers.Conv2D(1, 4, 1, padding="same")(x)
     logits = layers.Dense(3, name="logits")(layers.Flatten()(x))
     return keras.Model(faces, [logits, features], name="discriminator")
+
+
+def eye_crop(faces):
+    """The face's central half, rows 7/32 to 23/32 and columns 1/4 to 3/4: the
+    glasses of the synthetic faces (all but the tips of a few temples), and the
+    eyes of ProGAN's CelebA framing
+    (rows 54, columns 44 and 83 of 128). The eye discriminator sees it at full
+    detail, where the whole-face one sees thin rims through five halvings."""
+    size = faces.shape[1]
+    top, left = 7 * size // 32, size // 4
+    return faces[:, top:top + size // 2, left:left + size // 2]
 
 
 def discriminator_loss(logits_without, logits_with, logits_generated):
