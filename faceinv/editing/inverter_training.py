@@ -49,6 +49,8 @@ class InverterConfig:
                                       "stride-2 transposed conv (leaves a checkerboard)",
                             choices=gan.UPSAMPLING, paper="transposed")
     skips: bool = setting(False, "U-Net skip connections: each upsampling block also sees the encoder's map")
+    blocks: int = setting(0, "residual blocks at a quarter of the size, each widening the window a generator "
+                             "draws a pixel from by up to 16 px (CycleGAN's generator has 6)")
     edit: str = setting("residual", "how an edit is drawn: a residual added to the face (the paper's), or a "
                                     "colour blended over it under a learnt mask (implies a mask, penalised by "
                                     "--mask-weight)", choices=gan.EDITS, paper="residual")
@@ -89,7 +91,7 @@ class InverterConfig:
         if self.d_learning_rate is not None:
             check_positive(self, "d_learning_rate")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
-                           "mask_weight", "facenet_weight")
+                           "mask_weight", "facenet_weight", "blocks")
 
 
 class InverterTrainer(Training):
@@ -111,8 +113,8 @@ class InverterTrainer(Training):
         self.steps_per_epoch = attribute_data.steps_per_epoch(split, config.batch_size)
         keras.utils.set_random_seed(config.seed)
         c = config
-        self.add = gan.build_generator("add", c.width, c.attention, c.upsample, c.skips, c.edit)
-        self.remove = gan.build_generator("remove", c.width, c.attention, c.upsample, c.skips, c.edit)
+        self.add = self._generator("add")
+        self.remove = self._generator("remove")
         self.discriminator = gan.build_discriminator(c.size, c.width)
         self.eye_discriminator = gan.build_discriminator(c.size // 2, c.width) if c.eye_discriminator else None
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
@@ -122,8 +124,8 @@ class InverterTrainer(Training):
             self.eye_discriminator.trainable_variables if self.eye_discriminator else [])
         self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.d_variables)
         # The best epoch so far on the validation faces: its generators, and its score.
-        self.best_add = gan.build_generator("best_add", c.width, c.attention, c.upsample, c.skips, c.edit)
-        self.best_remove = gan.build_generator("best_remove", c.width, c.attention, c.upsample, c.skips, c.edit)
+        self.best_add = self._generator("best_add")
+        self.best_remove = self._generator("best_remove")
         self.best_score = tf.Variable(-1.0, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         eye = {"eye_discriminator": self.eye_discriminator} if self.eye_discriminator else {}
@@ -131,6 +133,10 @@ class InverterTrainer(Training):
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, best_add=self.best_add,
                    best_remove=self.best_remove, best_score=self.best_score, best_epoch=self.best_epoch)
         self.step = tf.function(self._train_step, jit_compile=True)
+
+    def _generator(self, name):
+        c = self.config
+        return gan.build_generator(name, c.width, c.attention, c.upsample, c.skips, c.edit, c.blocks)
 
     def losses(self, without, with_):
         """Every loss of one batch pair, as a dict of scalars (the step differentiates
