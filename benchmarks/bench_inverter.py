@@ -5,6 +5,7 @@
     python benchmarks/bench_inverter.py --facenet-cost     # seconds per step with and without FaceNet
     python benchmarks/bench_inverter.py --runs b_s0 b_s1 b_s2  # mean and spread of finished, evaluated runs
     python benchmarks/bench_inverter.py --judge-calibration  # the strict judge on the true change, moved a pixel
+    python benchmarks/bench_inverter.py --supervised 0 4     # can `add` draw glasses at all, given the answer?
 
 Each variant trains with the same data, seed and loss weights through
 attribute_inverter.py (runs bench_<variant>, kept under saved_model/, results/,
@@ -68,6 +69,58 @@ def judge_calibration(args):
           "adding the renderer's own change, altered; strict: amount >= "
           f"{eyeglasses.ADD_AMOUNT} and cosine >= {eyeglasses.MIN_COSINE}")
     print(files.markdown_table(["size", "edit", "median amount", "median cosine", "strict success"], rows))
+
+
+PROBE_SEED = 3  # held-out faces for choosing settings: neither training (0), test (1) nor validation (2)
+
+
+def supervised(args, batch_size=16):
+    """What the `add` generator can draw when shown the answer: trained alone with L1
+    to the renderer's own face with glasses (no discriminator, no round trip), for
+    each number of residual blocks, then judged on held-out faces. A generator that
+    fails here cannot learn the edit from a discriminator either."""
+    import keras
+    import tensorflow as tf
+
+    from faceinv.editing import eyeglasses
+    from faceinv.editing import residual_gan as gan
+    from faceinv.models.generators import load_generator
+    from faceinv.progress import progress
+    generator = load_generator("synthetic")
+    latents = eyeglasses.split_latents(generator, args.count, attribute_inverter.SYNTHETIC_TRAIN_SEED)[0]
+    faces, targets = [], []
+    for start in range(0, args.count, 100):
+        faces.append(np.asarray(generator(latents[start:start + 100])))
+        targets.append(eyeglasses.counterfactuals(generator, latents[start:start + 100])[1])
+    faces, targets = np.concatenate(faces), np.concatenate(targets)
+    held_out = {"add": eyeglasses.held_out_faces(generator, args.test_count, PROBE_SEED)["add"]}
+    rows = []
+    for blocks in args.supervised:
+        keras.utils.set_random_seed(args.seed)
+        add = gan.build_generator("add", args.width, skips=True, edit="blend", blocks=blocks)
+        optimizer = keras.optimizers.Adam(2e-4, 0.5)
+
+        @tf.function(jit_compile=True)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.abs(add(x, training=True)[0] - y))
+            optimizer.apply(tape.gradient(loss, add.trainable_variables), add.trainable_variables)
+            return loss
+
+        order, bar = np.random.default_rng(args.seed), progress(args.steps, "step")
+        for _ in range(args.steps):
+            chosen = order.integers(0, len(faces), batch_size)
+            loss = step(faces[chosen], targets[chosen])
+            bar.add(1)
+        r = eyeglasses.judge(held_out, lambda x, direction: add(x)[:2])["add"]
+        strict, lenient = eyeglasses.successes("add", r["amount"], r["cosine"])
+        rows.append([blocks, f"{float(loss):.4f}", f"{100 * strict.mean():.1f}%", f"{100 * lenient.mean():.1f}%",
+                     f"{np.median(r['amount']):.2f}", f"{np.median(r['cosine']):.2f}", f"{r['outside'].mean():.4f}"])
+    print(f"\n{generator.label}: `add` at {generator.resolution} px, width {args.width}, skips, blend, trained "
+          f"{args.steps} steps (batch {batch_size}) with L1 to the face with glasses on {args.count} faces; "
+          f"judged on {args.test_count} held-out faces (seed {PROBE_SEED})")
+    print(files.markdown_table(["--blocks", "last L1", "strict", "lenient", "median amount", "median cosine",
+                                "outside change"], rows))
 
 
 def facenet_cost(args, steps=10):
@@ -149,7 +202,12 @@ def main(argv=None):
     parser.add_argument("--runs", nargs="+", help="only summarise these trained and evaluated runs")
     parser.add_argument("--judge-calibration", action="store_true",
                         help="only score the true change, moved, blurred or weakened, with the strict judge")
+    parser.add_argument("--supervised", nargs="+", type=int, metavar="BLOCKS",
+                        help="only train `add` with the answer (L1), once per number of residual blocks")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps of --supervised")
     args = parser.parse_args(argv)
+    if args.supervised:
+        return supervised(args)
     if args.facenet_cost:
         return facenet_cost(args)
     if args.judge_calibration:
