@@ -157,19 +157,30 @@ def test_synthetic_split_follows_the_true_eyeglasses_score(synthetic):
 
 
 @pytest.mark.slow
-def test_one_train_step_changes_both_generators_and_the_discriminator(small_split, tmp_path):
-    config = InverterConfig(size=64, width=4, batch_size=2, checkpoint_dir=str(tmp_path / "ck"),
+def test_one_train_step_changes_both_generators_and_the_discriminator_and_moves_their_average(small_split,
+                                                                                              tmp_path):
+    config = InverterConfig(size=64, width=4, batch_size=2, ema=0.75, checkpoint_dir=str(tmp_path / "ck"),
                             log_dir=str(tmp_path / "log"), export_dir=str(tmp_path / "model"))
     trainer = InverterTrainer(config, small_split)
     without, with_ = next(iter(attribute_data.pairs(small_split, 64, 2, 0, 0)))
     models = (trainer.add, trainer.remove, trainer.discriminator)
     before = [[w.copy() for w in m.get_weights()] for m in models]
+    for model, average in ((trainer.add, trainer.ema_add), (trainer.remove, trainer.ema_remove)):
+        for a, b in zip(model.get_weights(), average.get_weights()):
+            np.testing.assert_array_equal(a, b)  # the average starts at the initial weights
     out = trainer.step(without, with_)
     assert set(out) == {"discriminator", "adversarial", "dual", "residual", "perceptual", "generator"}
     for model, old in zip(models, before):
         assert any(not np.array_equal(a, b) for a, b in zip(old, model.get_weights())), model.name
     assert np.abs(trainer.add(without)[1].numpy()).max() > 0
     assert np.abs(trainer.remove(with_)[1].numpy()).max() > 0
+    # --ema 0.75: the average moved a quarter of the way to the new weights, and it is
+    # what is validated and exported.
+    for model, average, old in ((trainer.add, trainer.ema_add, before[0]), (trainer.remove, trainer.ema_remove,
+                                                                           before[1])):
+        for w0, w1, a in zip(old, model.get_weights(), average.get_weights()):
+            np.testing.assert_allclose(a, 0.75 * w0 + 0.25 * w1, rtol=1e-5, atol=1e-7)
+    assert trainer.exported_generators() == (trainer.ema_add, trainer.ema_remove)
 
 
 def test_the_eye_crop_holds_the_glasses(synthetic):
@@ -251,8 +262,11 @@ def test_keep_best_exports_the_epoch_that_validated_best_and_survives_a_resume(s
         return made, validate
 
     first, validate = trainer(2)
-    # An untouched generator edits nothing: no glasses put on or taken off.
-    assert first.validate()[0] == {"validation_add": 0.0, "validation_remove": 0.0}
+    # An untouched generator edits nothing: no glasses put on or taken off, and
+    # only the blend's faint starting grey outside the eye region.
+    figures = first.validate()[0]
+    assert (figures["validation_add"], figures["validation_remove"]) == (0.0, 0.0)
+    assert 0 < figures["validation_outside"] < eyeglasses.OUTSIDE_THRESHOLD
     first.validate = validate
     assert "validation_add" in first.fit()[0]
     assert int(first.best_epoch.numpy()) == 1  # epoch 2 validated worse
@@ -326,6 +340,16 @@ def test_the_judge_tells_glasses_from_none_and_finds_leaks(synthetic):
         assert judged["add"]["success_lenient"] == 1.0 and judged["remove"]["success_lenient"] == 1.0
         assert judged["add"]["success"] == 0.0 and judged["remove"]["success"] == 0.0, edit.__name__
     assert report["add"]["amount"].min() > 0.8 and report["add"]["cosine"].max() < 0.8
+    # Glasses put on with a blotch on the chin: a strict success, but not one that
+    # keeps the face (what --keep best counts).
+    def blotched(faces, direction):
+        target = perfect(faces, direction)[0].copy()
+        target[:, -faces.shape[1] // 8:] += 0.2
+        return target, target - faces
+
+    judged = eyeglasses.summarise(eyeglasses.judge_edits(synthetic, blotched, count=6, seed=1, batch_size=6))
+    assert judged["add"]["success"] == 1.0 and judged["add"]["outside_mean"] > eyeglasses.OUTSIDE_THRESHOLD
+    assert judged["add"]["success_kept"] == 0.0 and summary["add"]["success_kept"] == 1.0
 
 
 def _write_faces(folder, faces, size=None):

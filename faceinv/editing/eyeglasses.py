@@ -173,7 +173,8 @@ def successes(direction, amount, cosine):
 
 
 def summarise(report):
-    """Success rates (strict, and the lenient amount-past-0.5 of the first version),
+    """Success rates (strict; strict with the face outside the eye region kept,
+    changed by less than OUTSIDE_THRESHOLD; and the lenient amount-past-0.5 of the first version),
     the distributions of amount and cosine, and the outside-region change of a
     `judge_edits` report, as plain numbers."""
     summary = {}
@@ -183,6 +184,7 @@ def summarise(report):
         quartiles = (25, 50, 75)
         summary[direction] = {
             "success": float(strict.mean()), "success_lenient": float(lenient.mean()),
+            "success_kept": float((strict & (outside < OUTSIDE_THRESHOLD)).mean()),
             "amount_mean": float(amount.mean()), "amount_quartiles": np.percentile(amount, quartiles).tolist(),
             "cosine_mean": float(cosine.mean()), "cosine_quartiles": np.percentile(cosine, quartiles).tolist(),
             "outside_mean": float(outside.mean()), "outside_p95": float(np.percentile(outside, 95)),

@@ -13,8 +13,13 @@ generated); both generators learn together from
     mask          with --attention, the mean attention mask
     facenet       with --facenet-weight, FaceNet's features of each edit should
                   match its input's (the encoder's perceptual loss; costly)
-All three networks update from the same forward pass. A checkpoint is written
-after every epoch; rerunning the same command resumes after the last one.
+All three networks update from the same forward pass. With --ema, a moving
+average of the generators' weights is kept beside them, and it is the average
+that is validated, previewed and exported: the adversarial game makes the
+generators' edits swing from one epoch to the next, and the average of nearby
+weights draws steadier ones (as StyleGAN's and BigGAN's published generators
+are). A checkpoint is written after every epoch; rerunning the same command
+resumes after the last one.
 """
 import dataclasses
 import os
@@ -71,8 +76,11 @@ class InverterConfig:
     facenet: str = setting(FACENET, FACENET_HELP)
     eye_discriminator: bool = setting(False, "a second discriminator on the eye region alone (the face's central "
                                              "half) at full detail; needs --size 128 or more")
+    ema: float = setting(0.0, "decay of the generators' weight average, per step, validated and exported in "
+                              "their place (0: none; 0.995 averages over about 200 steps)", paper=0.0)
     keep: str = setting("last", "which epoch's generators are exported: the last, or the best on validation "
-                                "faces (needs a validation set: attribute_inverter.py has one for --data synthetic)",
+                                "faces, counting a face only when its edit also keeps the outside of the eye "
+                                "region (needs a validation set: attribute_inverter.py has one for --data synthetic)",
                         choices=("last", "best"), paper="last")
     seed: int = setting(0, "seeds the networks' initial weights and the batches")
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
@@ -90,6 +98,8 @@ class InverterConfig:
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
         if self.d_learning_rate is not None:
             check_positive(self, "d_learning_rate")
+        if not 0.0 <= self.ema < 1.0:
+            raise InputError(f"--ema must be in [0, 1), not {self.ema}")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
                            "mask_weight", "facenet_weight", "blocks")
 
@@ -100,7 +110,10 @@ class InverterTrainer(Training):
     With `validation` (eyeglasses.held_out_faces), every epoch is judged on those
     faces (strict success each way, in the history), and with keep="best" the
     generators of the epoch whose worse direction did best are kept and exported:
-    the discriminator can win late in training and the edits then degrade."""
+    the discriminator can win late in training and the edits then degrade. A
+    face counts for that choice only if its edit also changes the face outside
+    the eye region by less than eyeglasses.OUTSIDE_THRESHOLD: late epochs can
+    buy a few more glasses with blotches on cheeks and hair."""
     shown = ("generator", "discriminator")
 
     def __init__(self, config, split, validation=None):
@@ -123,13 +136,21 @@ class InverterTrainer(Training):
         self.d_variables = self.discriminator.trainable_variables + (
             self.eye_discriminator.trainable_variables if self.eye_discriminator else [])
         self.d_optimizer = adam(c.d_learning_rate or c.learning_rate, c.beta1, self.d_variables)
+        # The weight average (--ema): validated, previewed and exported in the generators' place.
+        averaged = {}
+        if c.ema:
+            self.ema_add, self.ema_remove = self._generator("ema_add"), self._generator("ema_remove")
+            self.ema_add.set_weights(self.add.get_weights())
+            self.ema_remove.set_weights(self.remove.get_weights())
+            self.ema_variables = self.ema_add.trainable_variables + self.ema_remove.trainable_variables
+            averaged = {"ema_add": self.ema_add, "ema_remove": self.ema_remove}
         # The best epoch so far on the validation faces: its generators, and its score.
         self.best_add = self._generator("best_add")
         self.best_remove = self._generator("best_remove")
         self.best_score = tf.Variable(-1.0, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         eye = {"eye_discriminator": self.eye_discriminator} if self.eye_discriminator else {}
-        self.track(**eye, add=self.add, remove=self.remove, discriminator=self.discriminator,
+        self.track(**eye, **averaged, add=self.add, remove=self.remove, discriminator=self.discriminator,
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, best_add=self.best_add,
                    best_remove=self.best_remove, best_score=self.best_score, best_epoch=self.best_epoch)
         self.step = tf.function(self._train_step, jit_compile=True)
@@ -185,16 +206,24 @@ class InverterTrainer(Training):
                                self.generator_variables)
         self.d_optimizer.apply(tape.gradient(out["discriminator"], self.d_variables), self.d_variables)
         del tape
+        if self.config.ema:
+            decay = self.config.ema
+            for average, weight in zip(self.ema_variables, self.generator_variables):
+                average.assign(decay * average + (1.0 - decay) * weight)
         return out
+
+    def current_generators(self):
+        """(add, remove) as this epoch ends: the weight average with --ema."""
+        return (self.ema_add, self.ema_remove) if self.config.ema else (self.add, self.remove)
 
     def exported_generators(self):
         """(add, remove) as `export` writes them: the best epoch's with keep="best"."""
-        return (self.best_add, self.best_remove) if self.config.keep == "best" else (self.add, self.remove)
+        return (self.best_add, self.best_remove) if self.config.keep == "best" else self.current_generators()
 
     def preview(self, count=4, exported=False):
         """A uint8 grid of fixed faces, one row each: without | added | with | removed
         (by the generators being trained, or with `exported` by those export writes)."""
-        add, remove = self.exported_generators() if exported else (self.add, self.remove)
+        add, remove = self.exported_generators() if exported else self.current_generators()
         without, with_ = attribute_data.preview(self.split, self.config.size, count)
         added = add(without, training=False)[0].numpy()
         removed = remove(with_, training=False)[0].numpy()
@@ -206,13 +235,19 @@ class InverterTrainer(Training):
         return "loss", attribute_data.pairs(self.split, c.size, c.batch_size, c.seed, epoch), self.steps_per_epoch
 
     def validate(self):
-        """Strict success rates each way on the validation faces, and the score the best
-        epoch is chosen by: the worse direction's rate, ties broken by the better one's."""
+        """Strict success rates each way on the validation faces, the worse direction's
+        mean outside change, and the score the best epoch is chosen by: the worse
+        direction's rate of strict successes that also keep the outside
+        (`success_kept`), ties broken by the better one's."""
+        add, remove = self.current_generators()
+
         def edit(faces, direction):
-            return (self.add if direction == "add" else self.remove)(faces, training=False)[:2]
+            return (add if direction == "add" else remove)(faces, training=False)[:2]
         summary = eyeglasses.summarise(eyeglasses.judge(self.validation, edit))
-        rates = summary["add"]["success"], summary["remove"]["success"]
-        return {"validation_add": rates[0], "validation_remove": rates[1]}, min(rates) + 1e-3 * max(rates)
+        figures = {"validation_add": summary["add"]["success"], "validation_remove": summary["remove"]["success"],
+                   "validation_outside": max(summary[d]["outside_mean"] for d in ("add", "remove"))}
+        kept = summary["add"]["success_kept"], summary["remove"]["success_kept"]
+        return figures, min(kept) + 1e-3 * max(kept)
 
     def end_of_epoch(self, epoch, writer):
         figures = {}
@@ -222,12 +257,14 @@ class InverterTrainer(Training):
                 figures, score = self.validate()
                 for key, value in figures.items():
                     tf.summary.scalar(f"validation/{key}", value)
-                print(", ".join(f"{k} {v:.1%}" for k, v in figures.items()))
+                print(", ".join(f"{k} {v:.1%}" if "outside" not in k else f"{k} {v:.4f}"
+                                for k, v in figures.items()))
                 if score > self.best_score.numpy():
                     self.best_score.assign(score)
                     self.best_epoch.assign(epoch + 1)
-                    self.best_add.set_weights(self.add.get_weights())
-                    self.best_remove.set_weights(self.remove.get_weights())
+                    add, remove = self.current_generators()
+                    self.best_add.set_weights(add.get_weights())
+                    self.best_remove.set_weights(remove.get_weights())
         return figures
 
     def export(self):
