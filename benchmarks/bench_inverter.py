@@ -3,7 +3,7 @@
     python benchmarks/bench_inverter.py                       # every variant, 64 px, width 8, 12 epochs
     python benchmarks/bench_inverter.py --variants transposed resize --epochs 4
     python benchmarks/bench_inverter.py --facenet-cost     # seconds per step with and without FaceNet
-    python benchmarks/bench_inverter.py --runs b_s0 b_s1 b_s2  # mean and spread of finished, evaluated runs
+    python benchmarks/bench_inverter.py --runs c_s0 c_s1 c_s2  # mean and spread of finished, evaluated runs
     python benchmarks/bench_inverter.py --judge-calibration  # the strict judge on the true change, moved a pixel
     python benchmarks/bench_inverter.py --supervised 0 4     # can `add` draw glasses at all, given the answer?
 
@@ -164,6 +164,7 @@ def _figures(run):
     figures = {"s / step": seconds}
     for d in ("add", "remove"):
         figures[f"{d}: strict"] = 100 * r[d]["success"]
+        figures[f"{d}: strict, outside kept"] = 100 * r[d]["success_kept"]
         figures[f"{d}: lenient"] = 100 * r[d]["success_lenient"]
         figures[f"{d}: median cosine"] = r[d]["cosine_quartiles"][1]
         figures[f"{d}: outside change"] = r[d]["outside_mean"]
