@@ -1,5 +1,6 @@
 """attribute_inverter.py: losses on hand-made tensors, one train step, export, the judge, bad input."""
 import os
+from unittest import mock
 
 import keras
 import numpy as np
@@ -267,6 +268,15 @@ def test_keep_best_exports_the_epoch_that_validated_best_and_survives_a_resume(s
     figures = first.validate()[0]
     assert (figures["validation_add"], figures["validation_remove"]) == (0.0, 0.0)
     assert 0 < figures["validation_outside"] < eyeglasses.OUTSIDE_THRESHOLD
+    # The score counts strict successes that keep the outside: here every edit is a
+    # strict success, but half the added faces leak.
+    perfect = {"amount": np.array([1.0, 1.0, 1.0, 1.0]), "cosine": np.ones(4), "checkerboard": np.zeros(4)}
+    judged = {"add": dict(perfect, outside=np.array([0.0, 0.0, 0.05, 0.05])),
+              "remove": dict(perfect, amount=np.zeros(4), outside=np.zeros(4))}
+    with mock.patch.object(eyeglasses, "judge", lambda faces, edit: judged):
+        figures, score = first.validate()
+    assert (figures["validation_add"], figures["validation_remove"]) == (1.0, 1.0)
+    assert score == pytest.approx(0.5 + 1e-3)
     first.validate = validate
     assert "validation_add" in first.fit()[0]
     assert int(first.best_epoch.numpy()) == 1  # epoch 2 validated worse
