@@ -198,6 +198,19 @@ def test_the_eye_crop_holds_the_glasses(synthetic):
     assert not (np.abs(on - off).max(-1)[:, ~inside] >= 0.3).any()
 
 
+def test_the_eye_discriminator_has_its_own_width(small_split, tmp_path):
+    def config(eye_width):
+        return InverterConfig(size=128, width=4, batch_size=2, eye_discriminator=True, eye_width=eye_width,
+                              checkpoint_dir=str(tmp_path / "ck"), log_dir=str(tmp_path / "log"),
+                              export_dir=str(tmp_path / "model"))
+    trainer = InverterTrainer(config(12), small_split)
+    first_conv = [[layer.filters for layer in d.layers if isinstance(layer, keras.layers.Conv2D)][0]
+                  for d in (trainer.discriminator, trainer.eye_discriminator)]
+    assert first_conv == [4, 12]
+    with pytest.raises(InputError, match="--eye-width 0"):
+        InverterTrainer(config(0), small_split)
+
+
 @pytest.mark.slow
 def test_the_eye_discriminator_trains_beside_the_whole_face_one(synthetic, tmp_path):
     split = attribute_data.synthetic_split(synthetic, 4, seed=0)

@@ -76,6 +76,9 @@ class InverterConfig:
     facenet: str = setting(FACENET, FACENET_HELP)
     eye_discriminator: bool = setting(False, "a second discriminator on the eye region alone (the face's central "
                                              "half) at full detail; needs --size 128 or more")
+    eye_width: int = setting(None, "channels of the eye discriminator's first layer (default: --width): it sees "
+                                   "a quarter of the pixels, so a wider one costs little and can judge a rim's "
+                                   "thickness and colour", type=int)
     ema: float = setting(0.0, "decay of the generators' weight average, per step, validated and exported in "
                               "their place (0: none; 0.995 averages over about 200 steps)", paper=0.0)
     keep: str = setting("last", "which epoch's generators are exported: the last, or the best on validation "
@@ -96,8 +99,9 @@ class InverterConfig:
         if self.eye_discriminator and self.size < 128:
             raise InputError(f"--eye-discriminator needs --size 128 or more (it sees half the face), not {self.size}")
         check_positive(self, "epochs", "batch_size", "width", "learning_rate")
-        if self.d_learning_rate is not None:
-            check_positive(self, "d_learning_rate")
+        for optional in ("d_learning_rate", "eye_width"):
+            if getattr(self, optional) is not None:
+                check_positive(self, optional)
         if not 0.0 <= self.ema < 1.0:
             raise InputError(f"--ema must be in [0, 1), not {self.ema}")
         check_non_negative(self, "adversarial_weight", "dual_weight", "residual_weight", "perceptual_weight",
@@ -129,7 +133,7 @@ class InverterTrainer(Training):
         self.add = self._generator("add")
         self.remove = self._generator("remove")
         self.discriminator = gan.build_discriminator(c.size, c.width)
-        self.eye_discriminator = gan.build_discriminator(c.size // 2, c.width) if c.eye_discriminator else None
+        self.eye_discriminator = gan.build_discriminator(c.size // 2, c.eye_width or c.width) if c.eye_discriminator else None
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
