@@ -6,6 +6,7 @@
     python benchmarks/bench_inverter.py --runs c_s0 c_s1 c_s2  # mean and spread of finished, evaluated runs
     python benchmarks/bench_inverter.py --judge-calibration  # the strict judge on the true change, moved a pixel
     python benchmarks/bench_inverter.py --supervised 0 4     # can `add` draw glasses at all, given the answer?
+    python benchmarks/bench_inverter.py --failures c_s0      # do a run's edits miss on colour or on placement?
 
 Each variant trains with the same data, seed and loss weights through
 attribute_inverter.py (runs bench_<variant>, kept under saved_model/, results/,
@@ -69,6 +70,47 @@ def judge_calibration(args):
           "adding the renderer's own change, altered; strict: amount >= "
           f"{eyeglasses.ADD_AMOUNT} and cosine >= {eyeglasses.MIN_COSINE}")
     print(files.markdown_table(["size", "edit", "median amount", "median cosine", "strict success"], rows))
+
+
+def _box_blur(images):
+    """3x3 box blur of each channel (edges zero-padded)."""
+    import tensorflow as tf
+    kernel = np.full((3, 3, 3, 1), 1 / 9, np.float32)
+    return np.asarray(tf.nn.depthwise_conv2d(np.asarray(images, np.float32), kernel, [1] * 4, "SAME"))
+
+
+def failures(args):
+    """What a trained run's failed edits miss: its test faces judged again with both
+    the change each edit made and the true change in grey (each pixel's mean over
+    the channels: a wrong tint no longer counts), and with both blurred by a 3x3
+    box (a rim drawn a pixel thick or off no longer counts). The amount is the
+    edit's own in every column; only the cosine changes."""
+    from faceinv.editing import eyeglasses
+    from faceinv.editing.residual_gan import LoadedInverter
+    from faceinv.models.generators import load_generator
+    generator = load_generator("synthetic")
+    rows = []
+    for run in args.failures:
+        inverter = LoadedInverter(os.path.join(attribute_inverter.PATH_MODELS, run))
+        held_out = eyeglasses.held_out_faces(generator, args.test_count, attribute_inverter.SYNTHETIC_TEST_SEED,
+                                             inverter.size)
+        for direction, batches in held_out.items():
+            judged = {"as judged": [], "both changes in grey": [], "both changes blurred": []}
+            for faces, off, on, region in batches:
+                edited = np.asarray(inverter(faces, direction)[0])
+                target = on if direction == "add" else off
+                amount = eyeglasses.glasses_amount(edited, off, on)
+                grey = [x.mean(-1, keepdims=True) for x in (faces, edited, target)]
+                blurred = [_box_blur(x) for x in (faces, edited, target)]
+                for name, cosine in (("as judged", eyeglasses.change_cosine(faces, edited, target, region)),
+                                     ("both changes in grey", eyeglasses.change_cosine(*grey, region)),
+                                     ("both changes blurred", eyeglasses.change_cosine(*blurred, region))):
+                    judged[name].append(eyeglasses.successes(direction, amount, cosine)[0])
+            rows.append([run, direction] + [f"{100 * np.concatenate(v).mean():.1f}%" for v in judged.values()])
+    print(f"\n{generator.label}: strict success on {args.test_count} held-out faces a class (seed "
+          f"{attribute_inverter.SYNTHETIC_TEST_SEED}), with the change cosine taken three ways")
+    print(files.markdown_table(["run", "edit", "as judged", "both changes in grey", "both changes blurred (3x3 box)"],
+                               rows))
 
 
 PROBE_SEED = 3  # held-out faces for choosing settings: neither training (0), test (1) nor validation (2)
@@ -206,6 +248,8 @@ def main(argv=None):
     parser.add_argument("--supervised", nargs="+", type=int, metavar="BLOCKS",
                         help="only train `add` with the answer (L1), once per number of residual blocks")
     parser.add_argument("--steps", type=int, default=1000, help="training steps of --supervised")
+    parser.add_argument("--failures", nargs="+", metavar="RUN",
+                        help="only judge these runs' exports again with the change in grey, or blurred")
     args = parser.parse_args(argv)
     if args.supervised:
         return supervised(args)
@@ -213,6 +257,8 @@ def main(argv=None):
         return facenet_cost(args)
     if args.judge_calibration:
         return judge_calibration(args)
+    if args.failures:
+        return failures(args)
     if args.runs:
         return summarise(args.runs)
     runs = []
