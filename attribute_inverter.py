@@ -18,7 +18,7 @@ Commands (each has --help):
         --input photo.jpg
     python attribute_inverter.py train --data synthetic --size 128 --width 8 --epochs 12 --skips --edit blend \\
         --d-lr 5e-5 --keep best --residual-weight 1 --mask-weight 0.2 --blocks 4 --eye-discriminator \\
-        --dual-weight 50 --ema 0.995  # offline
+        --eye-width 32 --dual-weight 50 --ema 0.995  # offline
     python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_blend
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.
