@@ -26,7 +26,8 @@ conv to one channel, flatten, and a dense layer of three logits, for the
 classes real without the attribute, real with it, and generated. Its second
 block's activations are the features of the perceptual loss (as in Shen & Liu,
 no external network). With `eye_discriminator` a second one, of the same
-design at half the size, judges the eye region alone (`eye_crop`).
+design at half the size (and at its own width, `eye_width`), judges the eye
+region alone (`eye_crop`).
 """
 import os
 
