@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import attribute_inverter  # noqa: E402
 from faceinv import cli, files  # noqa: E402
 from faceinv.editing.eyeglasses import OUTSIDE_THRESHOLD, SUCCESS_TARGET  # noqa: E402
+from faceinv.errors import InputError  # noqa: E402
 
 VARIANTS = {
     "transposed": ["--upsample", "transposed"],                                   # the paper's generator
@@ -39,20 +40,24 @@ VARIANTS = {
 MASKED = ("--attention", "blend")  # variants whose mask --mask-weight penalises
 
 
+def _box_blur(images):
+    """3x3 box blur of each channel (edges zero-padded)."""
+    import tensorflow as tf
+    kernel = np.full((3, 3, 3, 1), 1 / 9, np.float32)
+    return np.asarray(tf.nn.depthwise_conv2d(np.asarray(images, np.float32), kernel, [1] * 4, "SAME"))
+
+
 def judge_calibration(args):
     """How strict the strict judge is: the ground truth's own change, moved by a pixel,
     blurred or at part strength, scored like an edit on held-out faces at 64 and 128 px."""
-    import tensorflow as tf
-
     from faceinv.editing import eyeglasses
     from faceinv.models.generators import load_generator
     generator = load_generator("synthetic")
-    blur = np.full((3, 3, 3, 1), 1 / 9, np.float32)
     changes = {"the true change": lambda d: d,
                "moved 1 px right": lambda d: np.roll(d, 1, 2),
                "moved 1 px down": lambda d: np.roll(d, 1, 1),
                "moved 1 px down and right": lambda d: np.roll(d, (1, 1), (1, 2)),
-               "blurred (3x3 box)": lambda d: np.asarray(tf.nn.depthwise_conv2d(d, blur, [1] * 4, "SAME")),
+               "blurred (3x3 box)": _box_blur,
                "at 80% strength": lambda d: 0.8 * d}
     rows = []
     for size in (64, 128):
@@ -72,13 +77,6 @@ def judge_calibration(args):
     print(files.markdown_table(["size", "edit", "median amount", "median cosine", "strict success"], rows))
 
 
-def _box_blur(images):
-    """3x3 box blur of each channel (edges zero-padded)."""
-    import tensorflow as tf
-    kernel = np.full((3, 3, 3, 1), 1 / 9, np.float32)
-    return np.asarray(tf.nn.depthwise_conv2d(np.asarray(images, np.float32), kernel, [1] * 4, "SAME"))
-
-
 def failures(args):
     """What a trained run's failed edits miss: its test faces judged again with both
     the change each edit made and the true change in grey (each pixel's mean over
@@ -92,6 +90,9 @@ def failures(args):
     rows = []
     for run in args.failures:
         inverter = LoadedInverter(os.path.join(attribute_inverter.PATH_MODELS, run))
+        if inverter.meta["source"] != "synthetic":
+            raise InputError(f"--failures needs a run trained on --data synthetic (the renderer's ground truth), "
+                             f"not {run!r} ({inverter.meta['source']})")
         held_out = eyeglasses.held_out_faces(generator, args.test_count, attribute_inverter.SYNTHETIC_TEST_SEED,
                                              inverter.size)
         for direction, batches in held_out.items():
@@ -249,7 +250,8 @@ def main(argv=None):
                         help="only train `add` with the answer (L1), once per number of residual blocks")
     parser.add_argument("--steps", type=int, default=1000, help="training steps of --supervised")
     parser.add_argument("--failures", nargs="+", metavar="RUN",
-                        help="only judge these runs' exports again with the change in grey, or blurred")
+                        help="only judge these synthetic runs' exports again with both changes in grey, "
+                             "or both blurred")
     args = parser.parse_args(argv)
     if args.supervised:
         return supervised(args)
