@@ -133,7 +133,8 @@ class InverterTrainer(Training):
         self.add = self._generator("add")
         self.remove = self._generator("remove")
         self.discriminator = gan.build_discriminator(c.size, c.width)
-        self.eye_discriminator = gan.build_discriminator(c.size // 2, c.eye_width or c.width) if c.eye_discriminator else None
+        self.eye_discriminator = (gan.build_discriminator(c.size // 2, c.eye_width or c.width)
+                                  if c.eye_discriminator else None)
         self.facenet = load_facenet(c.facenet) if c.facenet_weight > 0 else None
         self.generator_variables = self.add.trainable_variables + self.remove.trainable_variables
         self.g_optimizer = adam(c.learning_rate, c.beta1, self.generator_variables)
