@@ -8,6 +8,7 @@ PATH_SAVED_MODEL = "saved_model"                   # exported networks
 PATH_CHECKPOINTS = "checkpoints"                   # training checkpoints, one folder per run
 PATH_LOGS = "logs"                                 # TensorBoard, one folder per run
 PATH_RESULTS = "results"                           # method results, tables, figures
+PATH_WEIGHTS = "weights"                           # weights the repository ships (tracked, .npz)
 PATH_CELEBA = "datasets/celeba"                    # CelebA as distributed (classifier, inverter)
 PATH_TEST_FACES = os.path.join(PATH_Z_VECTORS, "{generator}", "test")      # the 50 test faces
 PATH_ENCODER = os.path.join(PATH_SAVED_MODEL, "encoder_{generator}")       # resnet.py's encoder for that generator

@@ -21,7 +21,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from faceinv.config import check_non_negative, check_positive, setting
+from faceinv import files
+from faceinv.config import CONFIG_FILE, check_non_negative, check_positive, setting
 from faceinv.data import pipelines
 from faceinv.data.face_sets import face_set_files
 from faceinv.errors import InputError
@@ -29,6 +30,7 @@ from faceinv.inversion import losses
 from faceinv.models.encoder import build_encoder, export_encoder
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
+from faceinv.models.facenet import RANDOM as FACENET_RANDOM
 from faceinv.models.facenet import load_facenet
 from faceinv.models.generators import GENERATOR, GENERATOR_HELP, load_generator
 from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
@@ -47,10 +49,15 @@ class TrainConfig:
     steps_per_epoch: int = setting(500, "batches per epoch with --online")
     batch_size: int = setting(32, "faces per step")
     input_size: int = setting(224, "the encoder's input resolution (faces are resized inside the model)")
+    width: int = setting(64, "channels of ResNet18's first stage (64, He et al.'s; the later stages double it)")
+    head: str = setting("2048,1024", "units of the ReLU dense layers between ResNet18 and the latent, "
+                                     "comma-separated (the paper's 2048,1024; '' maps features to latents linearly)")
     learning_rate: float = setting(2e-4, "Adam's learning rate", flags=("--lr",))
+    lr_schedule: str = setting("constant", "constant, or cosine: decays the learning rate to 0 over --epochs "
+                                           "(a longer rerun stretches the decay)", choices=("constant", "cosine"))
     beta1: float = setting(0.5, "Adam's beta1")
-    z_weight: float = setting(1.0, "weight of the z-loss (MSE of latents) on generated faces")
-    pixel_weight: float = setting(0.0, "weight of the pixel loss (MSE of images) on generated faces")
+    z_weight: float = setting(1.0, "weight of the z-loss (mean absolute error of latents) on generated faces")
+    pixel_weight: float = setting(0.0, "weight of the pixel loss (mean absolute error of images) on generated faces")
     perceptual_weight: float = setting(1.0, "weight of the FaceNet feature loss on generated faces")
     real_pixel_weight: float = setting(1.0, "weight of the pixel loss on real faces")
     real_perceptual_weight: float = setting(1.0, "weight of the FaceNet feature loss on real faces")
@@ -76,8 +83,20 @@ def make_strategy():
     return tf.distribute.get_strategy()
 
 
+def head_units(head):
+    """'2048,1024' -> (2048, 1024); '' -> ()."""
+    try:
+        units = tuple(int(u) for u in head.replace(" ", "").split(",") if u)
+    except ValueError:
+        raise InputError(f"--head {head!r} is not a comma-separated list of layer sizes") from None
+    if any(u <= 0 for u in units):
+        raise InputError(f"--head {head!r}: layer sizes must be positive")
+    return units
+
+
 def _check(config):
-    check_positive(config, "epochs", "batch_size", "steps_per_epoch", "input_size", "learning_rate")
+    check_positive(config, "epochs", "batch_size", "steps_per_epoch", "input_size", "learning_rate", "width")
+    head_units(config.head)
     check_non_negative(config, "z_weight", "pixel_weight", "perceptual_weight", "real_pixel_weight",
                        "real_perceptual_weight")
     if config.online == bool(config.train_faces):
@@ -113,9 +132,10 @@ class EncoderTrainer(Training):
         with self.strategy.scope():
             if config.mixed_precision:
                 keras.mixed_precision.set_global_policy("mixed_float16")
-            self.encoder = build_encoder(config.input_size, self.generator.latent_dim)
+            self.encoder = build_encoder(config.input_size, self.generator.latent_dim,
+                                         head_units(config.head), config.width)
             keras.mixed_precision.set_global_policy("float32")
-            optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta1)
+            optimizer = keras.optimizers.Adam(self._learning_rate(), beta_1=config.beta1)
             if config.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.encoder.trainable_variables)
@@ -125,6 +145,15 @@ class EncoderTrainer(Training):
             self._start_from(config.init_from)
         self.steps = {"generated": self._compile(self._generated_step),
                       "real": self._compile(self._real_step)}
+
+    def _learning_rate(self):
+        """The schedule follows the optimiser's step count, which the checkpoint keeps, so a resumed run
+        continues the decay where it stopped."""
+        c = self.config
+        if c.lr_schedule == "cosine":
+            steps = c.epochs * (c.steps_per_epoch if c.online else len(self.paths) // c.batch_size)
+            return keras.optimizers.schedules.CosineDecay(c.learning_rate, decay_steps=max(steps, 1))
+        return c.learning_rate
 
     def _start_from(self, folder):
         """The encoder weights of another run's last checkpoint (not its optimiser state):
@@ -219,15 +248,49 @@ class EncoderTrainer(Training):
         return self.steps[phase](*(batch if isinstance(batch, tuple) else (batch,)))
 
     def export(self):
-        meta = {"input_size": self.config.input_size, "latent_dim": self.generator.latent_dim,
-                "resolution": self.generator.resolution, "generator": self.generator.handle,
-                "generator_label": self.generator.label, "standin": bool(self.generator.is_standin),
-                "facenet": self.facenet.label if self.facenet else None,
-                "facenet_standin": bool(self.facenet and self.facenet.is_standin),
-                "epochs": self.epochs_done, "config": dataclasses.asdict(self.config)}
+        meta = run_meta(self.config, self.generator, self.epochs_done, self.facenet)
         if is_chief():
             export_encoder(self.encoder, self.config.export_dir, meta)
         else:  # every worker takes part in the export; only the chief's is kept
             with tempfile.TemporaryDirectory(prefix="faceinv-worker-") as scratch:
                 export_encoder(self.encoder, os.path.join(scratch, "encoder"), meta)
         return meta
+
+
+def run_meta(config, generator, epochs, facenet=None):
+    """What an exported encoder records of the run that trained it (its encoder.json, or the
+    settings inside a weights file): enough to rebuild it and to label its results."""
+    return {"input_size": config.input_size, "latent_dim": generator.latent_dim,
+            "width": config.width, "head": list(head_units(config.head)),
+            "resolution": generator.resolution, "generator": generator.handle,
+            "generator_label": generator.label, "standin": bool(generator.is_standin),
+            "facenet": facenet.label if facenet else None,
+            "facenet_standin": bool(facenet and facenet.is_standin),
+            "epochs": epochs, "config": dataclasses.asdict(config)}
+
+
+def encoder_from_checkpoints(folder):
+    """(encoder, meta) of a resnet.py run's last checkpoint, rebuilt from the run's config.json.
+    The FaceNet it trained with is named from its settings, not loaded."""
+    settings_path = os.path.join(folder, CONFIG_FILE)
+    if not os.path.isfile(settings_path):
+        raise InputError(f"{folder} holds no resnet.py run (no {CONFIG_FILE})")
+    values = files.load_json(settings_path)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = dataclasses.replace(TrainConfig(), **{k: v for k, v in values.items() if k in known})
+    latest = tf.train.latest_checkpoint(folder)
+    if latest is None:
+        raise InputError(f"{folder} holds no checkpoint yet (resnet.py writes one after every epoch)")
+    generator = load_generator(config.generator)
+    encoder = build_encoder(config.input_size, generator.latent_dim, head_units(config.head), config.width)
+    try:
+        tf.train.Checkpoint(encoder=encoder).restore(latest).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        raise InputError(f"the encoder in {latest} does not fit its settings "
+                         f"({str(error).splitlines()[0][:120]})") from None
+    epochs = int(tf.train.load_variable(latest, "epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    meta = run_meta(config, generator, epochs)
+    uses_facenet = config.perceptual_weight > 0 or (config.real_faces and config.real_perceptual_weight > 0)
+    meta.update(facenet=config.facenet if uses_facenet else None,
+                facenet_standin=bool(uses_facenet and config.facenet == FACENET_RANDOM), checkpoint=latest)
+    return encoder, meta

@@ -54,16 +54,16 @@ def _basic_block(x, filters, stride, name):
     return layers.ReLU()(layers.Add()([x, shortcut]))
 
 
-def resnet18(faces, input_size):
+def resnet18(faces, input_size, width=64):
     """ResNet18 from scratch on faces in [0, 1] of any size, resized to `input_size`
-    inside the model; returns the 512-d pooled features. The encoder and the
-    attribute classifier share it."""
+    inside the model; returns the pooled features (8 * `width`: 512 at He et al.'s
+    width 64). The encoder and the attribute classifier share it."""
     x = layers.Resizing(input_size, input_size, name="resize")(faces)
     x = layers.Rescaling(2.0, offset=-1.0)(x)
-    x = layers.Conv2D(64, 7, 2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.Conv2D(width, 7, 2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.ReLU()(batch_norm("stem_bn")(x))
     x = layers.MaxPooling2D(3, 2, padding="same")(x)
-    for stage, filters in enumerate((64, 128, 256, 512)):
+    for stage, filters in enumerate((width, 2 * width, 4 * width, 8 * width)):
         x = _basic_block(x, filters, 1 if stage == 0 else 2, f"stage{stage + 1}_block1")
         x = _basic_block(x, filters, 1, f"stage{stage + 1}_block2")
     return layers.GlobalAveragePooling2D()(x)
