@@ -39,12 +39,11 @@ PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 @dataclasses.dataclass
 class Config:
     generator: str = setting(DCGAN, GENERATOR_HELP)
-    encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
-                                 "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
-                           type=str)
-    steps: int = setting(None, "refinement steps (default: the comparison's for that encoder; 200 without one)",
-                         type=int)
-    learning_rate: float = setting(None, "refinement step size (default: the comparison's)", type=float,
+    encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
+                                 "alone (default: the one shipped for the generator in weights/, else one "
+                                 "trained here)", type=str)
+    steps: int = setting(None, "refinement steps (default: the encoder's own; 200 without one)", type=int)
+    learning_rate: float = setting(None, "refinement step size (default: the encoder's own)", type=float,
                                    flags=("--lr",))
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
@@ -69,18 +68,18 @@ def default_inverter():
 
 
 def resolve(c):
-    from faceinv.inversion.comparison import photo_inversion
+    """Fill the encoder by the one rule (faceinv/inversion/encoder_choice.py) and the folders."""
+    from faceinv.inversion.encoder_choice import choose_encoder
     from faceinv.models.generators import generator_tag
     loopback = c.host == "localhost" or _is_loopback(c.host)
     if not loopback and not (c.ssl_certfile and c.ssl_keyfile):
         raise InputError(f"serving on {c.host} needs --ssl-certfile and --ssl-keyfile: browsers give the webcam "
                          "to https:// pages and the loopback address only")
     tag = generator_tag(c.generator)
-    encoder, steps, lr = photo_inversion(tag, c.encoder)
+    choice = choose_encoder(tag, c.encoder)
+    print(choice.describe())
     return dataclasses.replace(
-        c, encoder=encoder, steps=steps if c.steps is None else c.steps,
-        learning_rate=lr if c.learning_rate is None else c.learning_rate,
-        boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
+        c, encoder=choice.path, boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
         inverter=c.inverter or default_inverter() or "none")
 
 
@@ -92,17 +91,20 @@ def _is_loopback(host):
 
 
 def load_editor(c):
-    """The page's networks, loaded once, and what the page should say is missing."""
+    """The page's networks, loaded once, what the page should say is missing, and the settings
+    with the encoder's own refinement steps filled in."""
     from faceinv.editing.face_editor import FaceEditor
     from faceinv.editing.residual_gan import LoadedInverter
-    from faceinv.models.encoder import LoadedEncoder
+    from faceinv.inversion.encoder_choice import hybrid_settings, load_chosen
     from faceinv.models.facenet import load_facenet
     from faceinv.models.generators import load_generator
     generator = load_generator(c.generator)
     missing = []
-    encoder = None
-    if c.encoder != "none":
-        encoder = LoadedEncoder(c.encoder)
+    encoder = load_chosen(c.encoder)
+    steps, lr = hybrid_settings(c.encoder)
+    c = dataclasses.replace(c, steps=steps if c.steps is None else c.steps,
+                            learning_rate=lr if c.learning_rate is None else c.learning_rate)
+    if encoder is not None:
         encoder.check_generator(generator)
     else:
         missing.append(f"No trained encoder for this generator: inversion is Adam from a random start "
@@ -122,20 +124,19 @@ def load_editor(c):
                        "`--data celeba` the paper's.")
     editor = FaceEditor(generator, load_facenet(c.facenet), encoder, c.steps, c.learning_rate, boundaries,
                         inverter)
-    return editor, missing
+    return editor, missing, c
 
 
 def serve(c, block=True):
     """Start the page; returns (app, local URL). With block=False it serves in the background.
     One page per process: Gradio's upload folder (GRADIO_TEMP_DIR) is process-wide."""
-    c = resolve(c)
+    editor, missing, c = load_editor(resolve(c))
     os.makedirs(c.out, exist_ok=True)
     config.write(c.out, c)
     # Before Gradio is imported: its uploads go under the page's folder, and it phones nowhere.
     os.environ["GRADIO_TEMP_DIR"] = os.path.abspath(os.path.join(c.out, "uploads"))
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from faceinv.page import build_page, launch_options
-    editor, missing = load_editor(c)
     print(f"generator: {editor.generator.label}")
     page = build_page(editor, missing, c.out, c)
     app, url, _ = page.launch(server_name=c.host, server_port=c.port or None, ssl_certfile=c.ssl_certfile,

@@ -30,22 +30,20 @@ from faceinv import cli, config
 from faceinv.config import setting
 from faceinv.data.face_sets import face_set_files, is_face_set, read_targets
 from faceinv.errors import InputError
+from faceinv.inversion.encoder_choice import NONE, choose_encoder, hybrid_settings, load_chosen
 from faceinv.inversion.gradient_recovery import (
     BASELINE_LR,
     BASELINE_STEPS,
     FACENET,
-    HYBRID_LR,
-    HYBRID_STEPS,
     INIT_SEED,
     ImageLoss,
     parse_loss_weights,
     recover_latents,
 )
-from faceinv.models.encoder import LoadedEncoder
 from faceinv.models.facenet import DEFAULT as FACENET_DEFAULT
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.models.generators import GENERATOR, load_generator, sample_latents, tagged_path
+from faceinv.models.generators import GENERATOR, generator_tag, load_generator, sample_latents, tagged_path
 from faceinv.paths import PATH_ENCODER, PATH_RESULTS, PATH_TEST_FACES
 from faceinv.progress import progress
 from faceinv.report.results import write_loss_curves, write_results
@@ -59,11 +57,14 @@ class Config:
     faces: str = setting(PATH_TEST_FACES, "face set or folder of faces ({generator}: the generator's tag)")
     generator: str = setting(None, "generator handle (default: the face set's or the encoder's, else "
                                    f"{GENERATOR}); its tag names the default --faces and --encoder", type=str)
-    encoder: str = setting(PATH_ENCODER, "exported encoder, for encoder-init")
-    steps: int = setting(None, f"Adam steps (default: {BASELINE_STEPS}; {HYBRID_STEPS} for encoder-init)",
+    encoder: str = setting(None, "for encoder-init: encoder weights file (.npz) or exported folder (default: "
+                                 "the one shipped for the generator in weights/, else one trained here, e.g. "
+                                 f"{PATH_ENCODER})", type=str)
+    steps: int = setting(None, f"Adam steps (default: {BASELINE_STEPS}; the encoder's own for encoder-init)",
                          type=int)
-    learning_rate: float = setting(None, f"Adam learning rate (default: {BASELINE_LR}; {HYBRID_LR} for "
+    learning_rate: float = setting(None, f"Adam learning rate (default: {BASELINE_LR}; the encoder's own for "
                                          "encoder-init)", type=float, flags=("--lr",))
+    cosine: bool = setting(False, "decay the learning rate to 0 over the steps (a cosine)")
     loss: str = setting("mae", "image loss, e.g. mae or mae=1,ms-ssim=0.5")
     clip: float = setting(1.0, "stochastic-clipping bound c")
     facenet: str = setting(FACENET_DEFAULT, "for the facenet loss: " + FACENET_HELP)
@@ -74,27 +75,37 @@ class Config:
 
 
 def resolve(c):
-    """Fill the method's defaults and the paths the generator's tag decides."""
-    hybrid = c.method == "encoder-init"
-    steps = c.steps if c.steps is not None else (HYBRID_STEPS if hybrid else BASELINE_STEPS)
-    lr = c.learning_rate if c.learning_rate is not None else (HYBRID_LR if hybrid else BASELINE_LR)
+    """Fill the method's defaults, the encoder (by the one rule, encoder_choice.py) and the paths
+    the generator's tag decides. The hybrid's steps and learning rate, where not given, are the
+    chosen encoder's own."""
+    paths_for = c.generator or GENERATOR
+    encoder = NONE
+    if c.method == "encoder-init":
+        choice = choose_encoder(generator_tag(paths_for), c.encoder and tagged_path(c.encoder, paths_for))
+        if choice.path == NONE:
+            raise InputError(f"encoder-init needs an encoder: none in {tagged_path(PATH_ENCODER, paths_for)} and "
+                             f"none shipped for {generator_tag(paths_for)} (resnet.py writes one)")
+        print(choice.describe())
+        encoder = choice.path
+    default_steps, default_lr = hybrid_settings(encoder)
+    steps = c.steps if c.steps is not None else default_steps
+    lr = c.learning_rate if c.learning_rate is not None else default_lr
     if c.method == "mean-latent":
         steps = 0
     if steps < 0 or c.batch_size <= 0 or lr <= 0 or c.clip <= 0:
         raise InputError("--steps must be >= 0 and --batch-size, --lr and --clip positive")
     parse_loss_weights(c.loss)
-    paths_for = c.generator or GENERATOR
     name = c.name or c.method
     return dataclasses.replace(c, steps=steps, learning_rate=lr, name=name,
-                               faces=tagged_path(c.faces, paths_for), encoder=tagged_path(c.encoder, paths_for),
+                               encoder=encoder if encoder != NONE else c.encoder,
+                               faces=tagged_path(c.faces, paths_for),
                                out=c.out or os.path.join(PATH_RESULTS, name))
 
 
 def recover(c):
     c = resolve(c)
-    hybrid = c.method == "encoder-init"
     weights = parse_loss_weights(c.loss)
-    encoder = LoadedEncoder(c.encoder) if hybrid else None
+    encoder = load_chosen(c.encoder) if c.method == "encoder-init" else None
     handle = c.generator
     if handle is None and is_face_set(c.faces):
         handle = face_set_files(c.faces)[2].get("generator")
@@ -123,8 +134,9 @@ def recover(c):
     bar = progress(max(c.steps * batches, 1), unit="step")
     clip = c.clip if c.method == "stochastic-clipping" else None
     recovery = recover_latents(generator, targets, initial, ImageLoss(weights, facenet), c.steps, c.learning_rate,
-                               clip, c.seed, c.batch_size, bar)
-    settings = {"steps": c.steps, "learning_rate": c.learning_rate, "loss": weights, "seed": c.seed,
+                               clip, c.seed, c.batch_size, bar, cosine=c.cosine)
+    settings = {"steps": c.steps, "learning_rate": c.learning_rate, "cosine": c.cosine, "loss": weights,
+                "seed": c.seed,
                 "batch_size": c.batch_size,
                 "start": "encoder" if encoder else "zero" if c.method == "mean-latent" else "standard normal",
                 "clip_bound": clip, "encoder": os.path.abspath(c.encoder) if encoder else None,

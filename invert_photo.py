@@ -2,9 +2,11 @@
 
 The face is found and aligned with MTCNN onto the generator's own framing
 (`generator.template`), then inverted as the comparison's hybrid does it: the
-trained encoder's guess, refined by a few Adam steps on the pixel loss. With
-no trained encoder it falls back to the paper's optimisation baseline (Adam
-from a random start) and says so. The recovered latent is then moved along an
+trained encoder's guess, refined by a few Adam steps on the pixel loss. The
+encoder and its steps follow one rule (faceinv/inversion/encoder_choice.py): the
+one named with --encoder, else the one the repository ships for the generator
+(weights/), else one trained here. With none it falls back to the paper's
+optimisation baseline (Adam from a random start) and says so. The recovered latent is then moved along an
 InterFaceGAN boundary. The FaceNet identity similarity (cosine of the
 embeddings) between the aligned face and its reconstruction is printed.
 
@@ -28,17 +30,8 @@ from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
 from faceinv.editing.boundaries import load_boundary
 from faceinv.editing.edits import EDIT_END, EDIT_START, EDIT_STEPS, edit_path, render_edits, save_edit_grid
 from faceinv.errors import InputError
-from faceinv.inversion.comparison import photo_inversion
-from faceinv.inversion.gradient_recovery import (
-    BASELINE_LR,
-    BASELINE_STEPS,
-    HYBRID_LR,
-    HYBRID_STEPS,
-    INIT_SEED,
-    ImageLoss,
-    recover_latents,
-)
-from faceinv.models.encoder import LoadedEncoder
+from faceinv.inversion.encoder_choice import NONE, choose_encoder, fallback_message, hybrid_settings, load_chosen
+from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, INIT_SEED, ImageLoss, recover_latents
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
@@ -54,13 +47,13 @@ PATH_BOUNDARIES = "boundaries"          # committed boundaries: boundaries/<gene
 class Config:
     photo: str = setting(None, "an image file with a face in it", type=str, positional=True)
     generator: str = setting(GENERATOR, GENERATOR_HELP)
-    encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
-                                 "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
-                           type=str)
-    steps: int = setting(None, f"Adam steps after the encoder (default: the comparison's for that encoder, "
-                               f"else {HYBRID_STEPS}; {BASELINE_STEPS} without an encoder)", type=int)
-    learning_rate: float = setting(None, f"Adam learning rate (default: the comparison's, else {HYBRID_LR}; "
-                                         f"{BASELINE_LR} without an encoder)", type=float, flags=("--lr",))
+    encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
+                                 "alone (default: the one shipped for the generator in weights/, else one "
+                                 "trained here)", type=str)
+    steps: int = setting(None, f"Adam steps after the encoder (default: the encoder's own; {BASELINE_STEPS} "
+                               "without an encoder)", type=int)
+    learning_rate: float = setting(None, f"Adam learning rate (default: the encoder's own; {BASELINE_LR} "
+                                         "without an encoder)", type=float, flags=("--lr",))
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     attribute: str = setting("pose", "the boundary to edit along")
     start: float = setting(EDIT_START, "first step along the boundary")
@@ -72,21 +65,24 @@ class Config:
 
 
 def resolve(c):
-    """Fill the encoder, its steps and step size, and the folders; "none" means no encoder."""
+    """Fill the encoder by the one rule, and the folders; "none" means no encoder."""
     if c.edit_steps < 2:
         raise InputError(f"--edit-steps must be at least 2, not {c.edit_steps}")
     if (c.steps is not None and c.steps < 0) or (c.learning_rate is not None and c.learning_rate <= 0):
         raise InputError("--steps must be >= 0 and --lr positive")
     tag = generator_tag(c.generator)
-    encoder, steps, lr = photo_inversion(tag, c.encoder)
-    if c.encoder is None and encoder == "none":
-        print(f"no trained encoder for {tag} (reproduce_table1.py --generator {c.generator} trains one): "
-              "falling back to optimisation from a random start")
+    choice = choose_encoder(tag, c.encoder)
+    print(choice.describe() if choice.path != NONE or c.encoder else fallback_message(tag))
     return dataclasses.replace(
-        c, encoder=encoder, steps=steps if c.steps is None else c.steps,
-        learning_rate=lr if c.learning_rate is None else c.learning_rate,
-        boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
+        c, encoder=choice.path, boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
         out=c.out or os.path.join(PATH_PHOTO_RESULTS, os.path.splitext(os.path.basename(c.photo))[0]))
+
+
+def with_encoder_steps(c):
+    """The hybrid's steps and learning rate: the flags', else the encoder's own (encoder_choice.py)."""
+    steps, lr = hybrid_settings(c.encoder)
+    return dataclasses.replace(c, steps=steps if c.steps is None else c.steps,
+                               learning_rate=lr if c.learning_rate is None else c.learning_rate)
 
 
 def align(photo, generator, min_face_size):
@@ -101,10 +97,10 @@ def align(photo, generator, min_face_size):
 
 
 def invert(c):
-    c = resolve(c)
+    c = with_encoder_steps(resolve(c))
     generator = load_generator(c.generator)
     print(f"generator: {generator.label}")
-    encoder = LoadedEncoder(c.encoder) if c.encoder != "none" else None
+    encoder = load_chosen(c.encoder)
     if encoder is not None:
         encoder.check_generator(generator)
     boundary_path = os.path.join(c.boundaries, f"{c.attribute}.npy")

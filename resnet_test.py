@@ -20,9 +20,9 @@ from faceinv import cli, config
 from faceinv.config import setting
 from faceinv.data.face_sets import read_targets
 from faceinv.errors import InputError
+from faceinv.inversion.encoder_choice import NONE, choose_encoder, load_chosen
 from faceinv.inversion.interpolation import write_interpolation
-from faceinv.models.encoder import LoadedEncoder
-from faceinv.models.generators import GENERATOR, load_generator, sample_latents, tagged_path
+from faceinv.models.generators import GENERATOR, generator_tag, load_generator, sample_latents, tagged_path
 from faceinv.paths import PATH_ENCODER, PATH_RESULTS, PATH_TEST_FACES
 from faceinv.progress import progress
 from faceinv.report import metrics
@@ -31,7 +31,9 @@ from faceinv.report.results import write_results
 
 @dataclasses.dataclass
 class Config:
-    encoder: str = setting(PATH_ENCODER, "exported encoder ({generator}: the tag of --generator)")
+    encoder: str = setting(None, "encoder weights file (.npz) or exported folder (default: the one shipped for "
+                                 f"the generator in weights/, else one trained here, e.g. {PATH_ENCODER}; "
+                                 "{generator}: the tag of --generator)", type=str)
     faces: str = setting(PATH_TEST_FACES, "face set or folder of faces")
     generator: str = setting(None, "generator handle (default: the one the encoder was trained with; "
                                    f"{GENERATOR} names the default paths)", type=str)
@@ -47,13 +49,18 @@ def resolve(c):
     if c.batch_size <= 0:
         raise InputError(f"the batch size must be positive, not {c.batch_size}")
     paths_for = c.generator or GENERATOR
-    return dataclasses.replace(c, encoder=tagged_path(c.encoder, paths_for), faces=tagged_path(c.faces, paths_for),
+    choice = choose_encoder(generator_tag(paths_for), c.encoder and tagged_path(c.encoder, paths_for))
+    if choice.path == NONE:
+        raise InputError(f"no exported encoder in {tagged_path(PATH_ENCODER, paths_for)} and none shipped for "
+                         f"{generator_tag(paths_for)} (resnet.py writes one)")
+    print(choice.describe())
+    return dataclasses.replace(c, encoder=choice.path, faces=tagged_path(c.faces, paths_for),
                                out=c.out or os.path.join(PATH_RESULTS, c.name))
 
 
 def test(c):
     c = resolve(c)
-    encoder = LoadedEncoder(c.encoder)
+    encoder = load_chosen(c.encoder)
     generator = load_generator(c.generator or encoder.meta["generator"])
     encoder.check_generator(generator)
     targets, names, true_latents, _ = read_targets(c.faces, generator.resolution, generator.handle)

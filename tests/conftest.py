@@ -38,3 +38,10 @@ def one_line_error(capsys):
         assert exit_info.value.code == 2 and err.startswith("error: ") and "\n" not in err
         return err
     return run
+
+
+@pytest.fixture
+def no_shipped_encoder(tmp_path_factory, monkeypatch):
+    """A checkout without weights/: the scripts must fall back as a user who deleted it would see."""
+    from faceinv.inversion import encoder_choice
+    monkeypatch.setattr(encoder_choice, "REPOSITORY", str(tmp_path_factory.mktemp("no_weights")))

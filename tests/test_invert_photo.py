@@ -32,8 +32,9 @@ def boundaries(tmp_path_factory):
 
 
 @pytest.fixture
-def no_saved_encoders(tmp_path, monkeypatch):
-    """Where the comparison's encoders would be, an empty folder (this checkout may hold trained ones)."""
+def no_saved_encoders(tmp_path, monkeypatch, no_shipped_encoder):
+    """No shipped encoder, and where the comparison's encoders would be, an empty folder (this
+    checkout may hold trained ones)."""
     folder = tmp_path / "saved_model"
     folder.mkdir()
     monkeypatch.setattr(comparison, "PATH_SAVED_MODEL", str(folder))

@@ -84,7 +84,7 @@ def empty_project(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_default_paths_follow_the_generator(empty_project, one_line_error):
+def test_default_paths_follow_the_generator(empty_project, one_line_error, no_shipped_encoder):
     import gradient_based_recovery
     import report_table1
     import resnet_test
@@ -99,7 +99,7 @@ def test_default_paths_follow_the_generator(empty_project, one_line_error):
 
 
 @pytest.mark.slow
-def test_the_default_paths_are_used_and_recorded(empty_project):
+def test_the_default_paths_are_used_and_recorded(empty_project, no_shipped_encoder):
     """With only --generator, the encoder and faces come from the generator's default paths,
     and the results record where they came from."""
     import gradient_based_recovery

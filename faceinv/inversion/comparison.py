@@ -3,14 +3,14 @@
 Per setting: the training faces (a face set of that size, or None to render them
 online), the encoders' training settings (fields of resnet.py's Config, shared
 and per encoder), the steps of the baselines and of the hybrid, and the encoder
-the hybrid starts from. invert_photo.py reads the same table to find the encoder
+the hybrid starts from. encoder_choice.py reads the same table to find the encoder
 the comparison trained and the hybrid steps that went with it. On a CPU, in
 minutes, only the pixel loss teaches an encoder more than the mean face
 (README, "The offline comparison").
 """
 import os
 
-from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
+from faceinv.inversion.gradient_recovery import BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
 from faceinv.paths import PATH_SAVED_MODEL
 
 ENCODERS = ("z", "z-pixel", "z-perceptual")  # z first: the cpu-2h z-perceptual encoder starts from it
@@ -77,15 +77,11 @@ def hybrid_encoder(tag):
     return None
 
 
-def photo_inversion(tag, encoder=None):
-    """(encoder folder or "none", steps, learning rate) for inverting a photo (invert_photo.py,
-    demo.py): a given encoder with the hybrid's defaults; by default the encoder the comparison
-    trained for the hybrid, with its settings; without one ("none"), the Adam baseline."""
-    if encoder is None:
-        found = hybrid_encoder(tag)
-        if found:
-            return found
-        encoder = "none"
-    if encoder == "none":
-        return encoder, BASELINE_STEPS, BASELINE_LR
-    return encoder, HYBRID_STEPS, HYBRID_LR
+def hybrid_settings_of(folder):
+    """(steps, learning rate) of the setting whose hybrid starts from the encoder in `folder`
+    (saved_model/encoder_<tag>-<setting>-<kind>); None if no setting of the comparison trained it."""
+    name = os.path.basename(os.path.normpath(folder))
+    for setting, s in SETTINGS.items():
+        if name.startswith("encoder_") and name.endswith(f"-{setting}-{s['hybrid_encoder']}"):
+            return s["hybrid_steps"], s["hybrid_lr"]
+    return None
