@@ -8,10 +8,12 @@ Steps, each printed as the command that would run it alone:
   1. generate_faces.py   the 50 test faces (paper setting: also the 100k training faces)
   2. resnet.py           the z-loss encoder and the z + perceptual encoder (and, if the
                          hybrid starts from it, a z + pixel encoder)
-  3. resnet_test.py      the encoders on the test faces
+  3. resnet_test.py      the encoders on the test faces, and the encoder the repository
+                         ships for the generator (weights/), if there is one
   4. gradient_based_recovery.py   the mean-latent floor, adam, stochastic-clipping
                          (200 steps each), the hybrid (encoder-init: an encoder's guess,
-                         then a few steps) and, in cpu-2h, Adam for 1000 steps
+                         then a few steps), the hybrid from the shipped encoder (its own
+                         steps) and, in cpu-2h, Adam for 1000 steps
   5. report_table1.py    table1.md, table1.csv, figure4.png
 Results go to results/<generator>/ (with this run's settings in reproduce_table1.json),
 encoders to saved_model/encoder_<generator>-<setting>-*. The settings of each step are
@@ -28,7 +30,9 @@ import report_table1
 import resnet
 import resnet_test
 from faceinv import cli, config, files
+from faceinv.errors import InputError
 from faceinv.inversion.comparison import ENCODERS, LOSSES, SETTINGS, encoder_folder, encoder_run
+from faceinv.inversion.encoder_choice import SHIPPED
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag
@@ -45,6 +49,8 @@ class Config:
     facenet: str = config.setting(FACENET, FACENET_HELP)
     hybrid_encoder: str = config.setting(None, "the encoder the hybrid starts from (default: the setting's)",
                                   choices=ENCODERS, type=str)
+    encoders: str = config.setting(",".join(ENCODERS), "the comparison's encoders to train, comma-separated "
+                                   "('' trains none: the shipped encoder's and the optimisation rows only)")
     results: str = config.setting(None, f"output folder (default: {PATH_RESULTS}/<generator>)", type=str, output=True)
     rerun: bool = config.setting(False, "run every method again, even if done")
 
@@ -84,12 +90,18 @@ def reproduce(c):
         generate_faces.generate(faces)
 
     hybrid_encoder = c.hybrid_encoder or s["hybrid_encoder"]
+    wanted = [kind for kind in c.encoders.replace(" ", "").split(",") if kind]
+    unknown = sorted(set(wanted) - set(ENCODERS))
+    if unknown:
+        raise InputError(f"--encoders: unknown encoder {unknown[0]!r}; choose from {', '.join(ENCODERS)}")
+    if "z-perceptual" in wanted and s.get("perceptual_from") and s["perceptual_from"] not in wanted:
+        wanted.append(s["perceptual_from"])  # the FaceNet encoder refines it
     base = dataclasses.replace(resnet.Config(), generator=c.generator, facenet=c.facenet, **s["encoder"])
     if train_faces:
         base = dataclasses.replace(base, train_faces=train_faces)
     encoders = {}
     for kind in ENCODERS:
-        if kind == "z-pixel" and hybrid_encoder != kind:
+        if kind not in wanted or (kind == "z-pixel" and hybrid_encoder != kind):
             continue
         encoder = dataclasses.replace(base, run=encoder_run(tag, c.setting, kind), **LOSSES[kind],
                                       **s["encoders"][kind])
@@ -104,12 +116,21 @@ def reproduce(c):
         _run_method(resnet_test, resnet_test.test, resnet_test.Config(
             encoder=encoders[kind], faces=test, name=name, out=os.path.join(results, name)), c.rerun)
 
+    shipped = SHIPPED.get(tag)
+    if shipped and os.path.isfile(shipped.path):
+        _run_method(resnet_test, resnet_test.test, resnet_test.Config(
+            encoder=shipped.path, faces=test, name="resnet-shipped",
+            out=os.path.join(results, "resnet-shipped")), c.rerun)
+
     recovery = gradient_based_recovery.Config(faces=test)
     methods = {"mean-latent": dict(method="mean-latent"),
                "adam": dict(method="adam", steps=s["steps"]),
-               "stochastic-clipping": dict(method="stochastic-clipping", steps=s["steps"]),
-               "hybrid": dict(method="encoder-init", encoder=encoders[hybrid_encoder], steps=s["hybrid_steps"],
-                              learning_rate=s["hybrid_lr"])}
+               "stochastic-clipping": dict(method="stochastic-clipping", steps=s["steps"])}
+    if hybrid_encoder in encoders:
+        methods["hybrid"] = dict(method="encoder-init", encoder=encoders[hybrid_encoder], steps=s["hybrid_steps"],
+                                 learning_rate=s["hybrid_lr"])
+    if shipped and os.path.isfile(shipped.path):
+        methods["hybrid-shipped"] = dict(method="encoder-init", encoder=shipped.path)  # its own steps
     if s.get("long_steps"):
         methods[f"adam-{s['long_steps']}"] = dict(method="adam", steps=s["long_steps"])
     for name, method in methods.items():

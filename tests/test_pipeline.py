@@ -17,6 +17,7 @@ from faceinv.models.generators import load_generator
 
 SHAPES = {"dcgan-digiface": (100, 64), "synthetic": (512, 128)}
 METHODS = ["mean-latent", "adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel", "hybrid"]
+SHIPPED_ROWS = {"dcgan-digiface": ["resnet-shipped", "hybrid-shipped"], "synthetic": []}  # weights/ has the DCGAN's
 
 
 def read_rows(path):
@@ -41,19 +42,20 @@ def check_every_step(handle, tmp_path, monkeypatch, capsys):
     reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
     results = tmp_path / "results" / handle
     rows = read_rows(results / "table1.csv")
-    assert list(rows) == METHODS
+    methods = METHODS + SHIPPED_ROWS[handle]
+    assert list(rows) == methods
     assert all(float(r["psnr_db"]) > 5 for r in rows.values())
     assert rows["hybrid"]["generator_passes_per_face"] == "2"
     assert all(r["latent_mae"] for r in rows.values())  # measured against the set's own latents
     assert not np.load(results / "mean-latent" / "latents.npy").any()  # the floor: z = 0 for every face
     floor = json.loads((results / "resnet-z" / "metrics.json").read_text())["mean_latent_psnr"]
     assert float(rows["mean-latent"]["psnr_db"]) == pytest.approx(floor, abs=0.05)
-    for method in METHODS:
+    for method in methods:
         assert np.load(results / method / "latents.npy").shape == (4, latent_dim)
         reconstruction = Image.open(results / method / "reconstructions" / "000000.png")
         assert reconstruction.size == (resolution, resolution)
     figure = Image.open(results / "figure4.png")
-    assert figure.size[0] == (len(METHODS) + 1) * resolution
+    assert figure.size[0] == (len(methods) + 1) * resolution
     table = (results / "table1.md").read_text()
     assert generator.label in table and "sandberg-20180408" in table  # the trained FaceNet, named
     encoder = json.loads((tmp_path / "saved_model" / f"encoder_{handle}-smoke-z" / "encoder.json").read_text())
@@ -61,7 +63,10 @@ def check_every_step(handle, tmp_path, monkeypatch, capsys):
     if handle == "dcgan-digiface":  # the cheaper of the two checks the rerun
         capsys.readouterr()
         reproduce_table1.main(["--generator", handle, "--setting", "smoke"])
-        assert capsys.readouterr().out.count("done before with these settings") == 7
+        assert capsys.readouterr().out.count("done before with these settings") == len(methods)
+        shipped = json.loads((results / "hybrid-shipped" / "metrics.json").read_text())
+        assert float(rows["hybrid-shipped"]["psnr_db"]) > float(rows["resnet-shipped"]["psnr_db"]) > 15
+        assert int(rows["hybrid-shipped"]["generator_passes_per_face"]) == shipped["steps"] + 1 <= 100
 
     # score -> boundaries -> edit the recovered latents
     source = ["--source", "synthetic"] if handle == "synthetic" else ["--source", "landmarks"]

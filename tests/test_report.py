@@ -62,7 +62,9 @@ def test_the_table_is_measured_from_the_files(results, facenet, tmp_path):
     assert "| Adam, 200 steps |" in table and "hybrid: encoder + 30 Adam steps" in table
     assert "STAND-IN" in table and "randomly initialised FaceNet" in table
     assert "| paper: Adam, 200 steps | paper's |" in table and "LPIPS" in table  # the paper's rows, labelled
-    assert "Hybrid against Adam, 200 steps" in table
+    assert "hybrid: encoder + 30 Adam steps against Adam, 200 steps" in table
+    p10, p50, p90 = (float(adam[f"psnr_p{q}"]) for q in (10, 50, 90))
+    assert p10 <= p50 <= p90 and p10 < float(adam["psnr_db"]) + 1e-6 and f"{p10:.1f} / {p50:.1f} / {p90:.1f}" in table
     figure = Image.open(root / "figure4.png")
     assert figure.size == (3 * 128, 3 * 128 + 32)  # target, adam, hybrid; two banners
 

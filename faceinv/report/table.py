@@ -35,12 +35,14 @@ PAPER_TABLE1 = {
 # The floor, the paper's rows in its order, the hybrid, then the long baseline;
 # other subfolders follow by name.
 ROW_ORDER = ("mean-latent", "adam", "stochastic-clipping", "resnet-z", "resnet-z-perceptual", "resnet-z-pixel",
-             "hybrid", "adam-1000")
+             "hybrid", "resnet-shipped", "hybrid-shipped", "adam-1000")
 FIGURE_TITLES = {"mean-latent": "mean latent", "adam": "Adam", "stochastic-clipping": "stoch. clip",
                  "resnet-z": "encoder z", "resnet-z-perceptual": "enc. z+perc", "resnet-z-pixel": "enc. z+pix",
-                 "hybrid": "hybrid", "adam-1000": "Adam 1000"}
+                 "hybrid": "hybrid", "resnet-shipped": "shipped enc.", "hybrid-shipped": "shipped hybrid",
+                 "adam-1000": "Adam 1000"}
 COLUMNS = ["folder", "method", "generator", "facenet", "faces", "facenet_cosine_similarity", "ms_ssim", "l2_mse",
-           "seconds_per_face", "psnr_db", "ssim", "latent_cosine", "latent_mae", "seconds",
+           "seconds_per_face", "psnr_db", "psnr_p10", "psnr_p50", "psnr_p90", "ssim", "latent_cosine", "latent_mae",
+           "seconds",
            "generator_passes_per_face", "paper_psnr_db", "paper_facenet_cosine_distance", "paper_seconds_50_faces"]
 
 
@@ -58,7 +60,9 @@ def describe(folder_name, record):
         return "encoder, z + perceptual loss" + (f", refined from {os.path.basename(start)}" if start else "")
     if folder_name == "resnet-z-pixel":
         return "encoder, z + pixel loss"
-    if folder_name == "hybrid":
+    if folder_name == "resnet-shipped":
+        return f"encoder, shipped: {os.path.basename(record.get('encoder') or 'encoder')}"
+    if folder_name in ("hybrid", "hybrid-shipped"):
         encoder = os.path.basename(record.get("encoder") or "encoder")
         lr = f" (lr {record['learning_rate']})" if "learning_rate" in record else ""
         return f"hybrid: {encoder} + {steps} Adam steps{lr}"
@@ -119,9 +123,10 @@ def measure(root, facenet, faces=None):
         method = describe(name, record)
         if record.get("encoder_facenet") not in (None, facenet.label):
             method += f" [trained with {record['encoder_facenet']}]"
+        psnr = metrics.psnr(targets, recon)
         row = {"folder": name, "method": method, "generator": record["label"],
-               "facenet": facenet.label, "faces": len(names),
-               "psnr_db": float(metrics.psnr(targets, recon).mean()),
+               "facenet": facenet.label, "faces": len(names), "psnr_db": float(psnr.mean()),
+               **{f"psnr_p{q}": float(np.percentile(psnr, q)) for q in (10, 50, 90)},
                "l2_mse": float(metrics.mse(targets, recon).mean()),
                "ssim": float(np.mean(metrics.ssim(targets, recon))),
                "ms_ssim": float(np.mean(metrics.ms_ssim(targets, recon))),
@@ -147,6 +152,8 @@ def measure(root, facenet, faces=None):
 def _cell(value, digits):
     if value is None:
         return "-"
+    if isinstance(value, tuple):
+        return " / ".join(_cell(v, digits) for v in value)
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
@@ -155,19 +162,22 @@ def table_markdown(rows, facenet):
     networks = {row["generator"]: f"G{i + 1}" for i, row in enumerate(
         {row["generator"]: row for row in rows}.values())}
     header = ["method", "networks", "ID sim. (FaceNet) ↑", "MS-SSIM ↑", "L2 (MSE) ↓", "s / face", "PSNR (dB) ↑",
-              "SSIM ↑", "latent cos.", "latent MAE", "generator passes / face"]
+              "PSNR per face p10 / p50 / p90", "SSIM ↑", "latent cos.", "latent MAE", "generator passes / face"]
     keys = [("facenet_cosine_similarity", 3), ("ms_ssim", 3), ("l2_mse", 4), ("seconds_per_face", 3),
-            ("psnr_db", 2), ("ssim", 3), ("latent_cosine", 3), ("latent_mae", 3), ("generator_passes_per_face", 0)]
+            ("psnr_db", 2), ("psnr_percentiles", 1), ("ssim", 3), ("latent_cosine", 3), ("latent_mae", 3),
+            ("generator_passes_per_face", 0)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         label = f"{networks[row['generator']]}, F"
+        row = {**row, "psnr_percentiles": tuple(row[f"psnr_p{q}"] for q in (10, 50, 90))}
         lines.append("| " + " | ".join([row["method"], label] + [_cell(row.get(k), d) for k, d in keys]) + " |")
     for row in rows:
         paper = PAPER_TABLE1.get(row["folder"])
         if paper:
             cells = ["-"] * len(keys)
             method, psnr, _, seconds = paper
-            cells[3], cells[4] = f"{seconds / 50:.3f}", f"{psnr:.2f}"
+            cells[keys.index(("seconds_per_face", 3))] = f"{seconds / 50:.3f}"
+            cells[keys.index(("psnr_db", 2))] = f"{psnr:.2f}"
             lines.append("| " + " | ".join([f"paper: {method}", "paper's"] + cells) + " |")
     notes = [f"Networks: {code} = {generator}." for generator, code in networks.items()]
     notes.append(f"F = {facenet.description}: it gives the identity similarity column, and it is the FaceNet "
@@ -180,13 +190,14 @@ def table_markdown(rows, facenet):
     notes.append("LPIPS, the inversion literature's fourth column, is left out: its AlexNet/VGG backbone "
                  "cannot be downloaded offline. L2 is the per-pixel mean squared error on [0, 1].")
     by_folder = {row["folder"]: row for row in rows}
-    hybrid = by_folder.get("hybrid")
-    for name in ("adam", "stochastic-clipping", "adam-1000"):
-        other = by_folder.get(name)
-        if hybrid and other and hybrid["generator_passes_per_face"] and other["generator_passes_per_face"]:
-            notes.append(f"Hybrid against {other['method']}: {hybrid['psnr_db'] - other['psnr_db']:+.2f} dB "
-                         f"PSNR with {other['generator_passes_per_face'] / hybrid['generator_passes_per_face']:.1f}x "
-                         "fewer generator passes per face.")
+    for hybrid in filter(None, (by_folder.get("hybrid"), by_folder.get("hybrid-shipped"))):
+        for name in ("adam", "stochastic-clipping", "adam-1000"):
+            other = by_folder.get(name)
+            if other and hybrid["generator_passes_per_face"] and other["generator_passes_per_face"]:
+                ratio = other["generator_passes_per_face"] / hybrid["generator_passes_per_face"]
+                notes.append(f"{hybrid['method']} against {other['method']}: "
+                             f"{hybrid['psnr_db'] - other['psnr_db']:+.2f} dB PSNR with {ratio:.1f}x "
+                             "fewer generator passes per face.")
     return "\n".join(["# Table 1: latent recovery of the test faces", "", *lines, "", *notes]) + "\n"
 
 
