@@ -38,11 +38,10 @@ from faceinv.editing.inverter_training import InverterConfig
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
 from faceinv.models import facenet
-from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
+from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_INVERTERS, PATH_LOGS, PATH_RESULTS
 from faceinv.progress import progress
 from faceinv.report import plots
 
-PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
 # Synthetic faces: training, test (evaluate's default) and validation (each epoch
 # of a synthetic run is judged on these, and --keep best chooses by them) seeds.
@@ -152,7 +151,7 @@ def resolve_train(c):
         c, run=run, size=c.size or _data_size(c),
         checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, "attribute_inverter", run),
         log_dir=c.log_dir or os.path.join(PATH_LOGS, "attribute_inverter", run),
-        export_dir=c.export_dir or os.path.join(PATH_MODELS, run))
+        export_dir=c.export_dir or os.path.join(PATH_INVERTERS, run))
 
 
 def train(c):

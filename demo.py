@@ -29,11 +29,9 @@ from faceinv.errors import InputError
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.generators import DCGAN, GENERATOR_HELP
-from faceinv.paths import PATH_RESULTS, PATH_SAVED_MODEL
+from faceinv.paths import PATH_BOUNDARIES, PATH_INVERTERS, PATH_RESULTS
 
 PATH_DEMO = os.path.join(PATH_RESULTS, "demo")
-PATH_BOUNDARIES = "boundaries"  # committed boundaries: boundaries/<generator>/
-PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 
 
 @dataclasses.dataclass

@@ -43,11 +43,10 @@ from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
 from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
-from faceinv.paths import PATH_RESULTS
+from faceinv.paths import PATH_BOUNDARIES, PATH_RESULTS
 from faceinv.report import metrics
 
 PATH_PHOTO_RESULTS = os.path.join(PATH_RESULTS, "photos")
-PATH_BOUNDARIES = "boundaries"          # committed boundaries: boundaries/<generator>/
 
 
 @dataclasses.dataclass

@@ -9,5 +9,7 @@ PATH_CHECKPOINTS = "checkpoints"                   # training checkpoints, one f
 PATH_LOGS = "logs"                                 # TensorBoard, one folder per run
 PATH_RESULTS = "results"                           # method results, tables, figures
 PATH_CELEBA = "datasets/celeba"                    # CelebA as distributed (classifier, inverter)
+PATH_BOUNDARIES = "boundaries"                     # committed boundaries: boundaries/<generator>/
+PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")  # exported attribute inverters, one per run
 PATH_TEST_FACES = os.path.join(PATH_Z_VECTORS, "{generator}", "test")      # the 50 test faces
 PATH_ENCODER = os.path.join(PATH_SAVED_MODEL, "encoder_{generator}")       # resnet.py's encoder for that generator

@@ -38,7 +38,7 @@ from faceinv.inversion.losses import perceptual_loss
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
+from faceinv.paths import PATH_CHECKPOINTS, PATH_INVERTERS, PATH_LOGS
 from faceinv.training import Training, adam
 
 PREVIEW_COLUMNS = ["without", "added", "with", "removed"]
@@ -89,7 +89,7 @@ class InverterConfig:
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
                                   "checkpoint folder (resumed from)", output=True)
     log_dir: str = setting(os.path.join(PATH_LOGS, "attribute_inverter"), "TensorBoard folder", output=True)
-    export_dir: str = setting(os.path.join(PATH_SAVED_MODEL, "attribute_inverter"),
+    export_dir: str = setting(PATH_INVERTERS,
                               "where both generators are exported", output=True)
 
     def check(self):

@@ -218,7 +218,7 @@ def _join(results):
             {name: tf.concat([terms[name] for _, terms in results], 0) for name in results[0][1]})
 
 
-def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=0.01,
+def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=BASELINE_LR,
                     clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None, devices=None):
     """Optimise latents so that generator(latent) matches each target face.
     `on_step(step, latents)`, if given, sees the batch's latents after every step
