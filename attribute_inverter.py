@@ -30,10 +30,9 @@ import numpy as np
 
 from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
-from faceinv.data import attribute_data
 from faceinv.data.alignment import MIN_FACE_SIZE
-from faceinv.editing import edits, eyeglasses, eyeglasses_score
-from faceinv.editing.attribute_classifier import PROGAN_WINDOW
+from faceinv.data.celeba import PROGAN_WINDOW
+from faceinv.editing import attribute_data, edits, eyeglasses, eyeglasses_score
 from faceinv.editing.inverter_training import InverterConfig
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError

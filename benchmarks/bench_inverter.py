@@ -174,7 +174,7 @@ def facenet_cost(args, steps=10):
     import tempfile
     import time
 
-    from faceinv.data import attribute_data
+    from faceinv.editing import attribute_data
     from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
     from faceinv.models.facenet import SANDBERG
     from faceinv.models.generators import load_generator

@@ -11,8 +11,7 @@ from skimage import data as skimage_data
 
 import attribute_inverter
 from faceinv import files
-from faceinv.data import attribute_data
-from faceinv.editing import eyeglasses
+from faceinv.editing import attribute_data, eyeglasses
 from faceinv.editing import residual_gan as gan
 from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
 from faceinv.editing.residual_gan import LoadedInverter

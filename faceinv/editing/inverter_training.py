@@ -30,8 +30,7 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.config import check_non_negative, check_positive, setting
-from faceinv.data import attribute_data
-from faceinv.editing import eyeglasses
+from faceinv.editing import attribute_data, eyeglasses
 from faceinv.editing import residual_gan as gan
 from faceinv.errors import InputError
 from faceinv.inversion.losses import perceptual_loss

@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 
 from faceinv import files
-from faceinv.data import alignment
 from faceinv.errors import InputError
 from faceinv.models import dcgan, progan
+from faceinv.models.templates import CELEBA_PROGAN
 from faceinv.paths import PATH_SAVED_MODEL
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
@@ -65,7 +65,7 @@ class SignatureGenerator:
     """A generator behind a SavedModel's `default` signature (TF-Hub or local);
     its faces are taken to be framed like ProGAN's CelebA faces."""
 
-    template = alignment.CELEBA_PROGAN
+    template = CELEBA_PROGAN
 
     def __init__(self, handle, module, label, is_standin):
         self.handle, self.label, self.is_standin = handle, label, is_standin

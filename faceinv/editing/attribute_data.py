@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.data import pipelines
+from faceinv.data.celeba import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.editing import attributes, eyeglasses, eyeglasses_score
-from faceinv.editing.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.errors import InputError
 from faceinv.models.generators import render_batches
 
