@@ -103,7 +103,9 @@ class EvaluateCommand:
 
 COMMANDS = {"train": (TrainCommand, "train both generators and export them"),
             "apply": (ApplyCommand, "add and remove the attribute on faces"),
-            "evaluate": (EvaluateCommand, "judge an eyeglasses inverter on held-out synthetic faces")}
+            "evaluate": (EvaluateCommand, "judge an eyeglasses inverter on held-out faces: synthetic ones against "
+                                          "the renderer's truth, or DCGAN ones by their eyeglasses score "
+                                          "(--data dcgan)")}
 
 
 def _split(a):

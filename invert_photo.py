@@ -8,8 +8,8 @@ from a random start) and says so. The recovered latent is then moved along an
 InterFaceGAN boundary. The FaceNet identity similarity (cosine of the
 embeddings) between the aligned face and its reconstruction is printed.
 
-    python invert_photo.py photo.jpg --generator dcgan-digiface    # offline
-    python invert_photo.py photo.jpg                                # the paper's ProGAN-128
+    python invert_photo.py photo.jpg                                # offline: the trained DCGAN (dcgan-digiface)
+    python invert_photo.py photo.jpg --generator https://tfhub.dev/google/progan-128/1   # the paper's ProGAN-128
 
 Writes results/photos/<photo name>/: aligned.png, encoder.png (the encoder's
 guess, when there is an encoder), reconstruction.png, latent.npy
@@ -42,7 +42,7 @@ from faceinv.models.encoder import LoadedEncoder
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
+from faceinv.models.generators import GENERATOR_HELP, PHOTO_GENERATOR, generator_tag, load_generator, sample_latents
 from faceinv.paths import PATH_BOUNDARIES, PATH_RESULTS
 from faceinv.report import metrics
 
@@ -52,7 +52,7 @@ PATH_PHOTO_RESULTS = os.path.join(PATH_RESULTS, "photos")
 @dataclasses.dataclass
 class Config:
     photo: str = setting(None, "an image file with a face in it", type=str, positional=True)
-    generator: str = setting(GENERATOR, GENERATOR_HELP)
+    generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
     encoder: str = setting(None, "exported encoder, or none for optimisation alone (default: the one "
                                  "reproduce_table1.py trains for the hybrid on this generator, if it exists)",
                            type=str)

@@ -69,7 +69,7 @@ class InverterConfig:
     dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
     residual_weight: float = setting(5.0, "L1 of both residuals: small, local edits")
     perceptual_weight: float = setting(0.1, "the discriminator's features of an edit should match its input's")
-    mask_weight: float = setting(0.05, "with --attention, the mean attention mask")
+    mask_weight: float = setting(0.05, "the mean mask, with --attention or --edit blend (both learn one)")
     facenet_weight: float = setting(0.0, "FaceNet perceptual loss: FaceNet's features of an edit should match "
                                          "its input's (the encoder's perceptual_loss)")
     facenet: str = setting(FACENET, FACENET_HELP)
@@ -275,6 +275,7 @@ class InverterTrainer(Training):
         best = self.config.keep == "best"
         epochs = int(self.best_epoch.numpy()) if best else self.epochs_done
         meta = {"size": self.config.size, "label": self.split.label, "source": self.split.source,
+                "generator": self.split.generator, "attribute": self.split.attribute,
                 "standin": self.split.source == "synthetic", "epochs": epochs, "epochs_trained": self.epochs_done,
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
                 "facenet": self.facenet.label if self.facenet else None,

@@ -38,7 +38,10 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 STANDIN_FOLDER = os.path.join(REPOSITORY, PATH_SAVED_MODEL, "progan128_standin")
 STANDIN_LABEL = "STAND-IN: ProGAN-128 architecture with random weights (not a face model)"
 DCGAN = dcgan.HANDLE
-GENERATOR = PROGAN_HANDLE  # the paper's; every script's --generator defaults to it
+GENERATOR = PROGAN_HANDLE  # the paper's: the --generator default of the paper's scripts (steps 1-5)
+# The default of the photo scripts (invert_photo.py, demo.py): offline, and the generator with
+# committed boundaries (boundaries/dcgan-digiface/).
+PHOTO_GENERATOR = DCGAN
 GENERATOR_HELP = (f"TF-Hub URL or local module folder of ProGAN-128, '{DCGAN}' (trained, offline), "
                   f"'{SYNTHETIC}' (the ground-truth test bed) or '{PROGAN_STANDIN}' (random weights)")
 
