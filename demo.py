@@ -114,7 +114,7 @@ def load_editor(c):
         encoder.check_generator(generator)
     else:
         missing.append(f"No trained encoder for this generator: inversion is Adam from a random start "
-                       f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-2h` "
+                       f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-1h` "
                        "trains one (about an hour on 2 CPU cores).")
     boundaries = FaceEditor.read_boundaries(c.boundaries, generator.latent_dim)
     if not boundaries:
