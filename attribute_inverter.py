@@ -2,8 +2,9 @@
 
 Commands (each has --help):
   train     train on CelebA split by --attribute, on two folders (--without,
-            --with) or on synthetic faces split by their true eyeglasses;
-            exports both generators as SavedModels
+            --with), on synthetic faces split by their true eyeglasses, or on
+            DCGAN faces split by their eyeglasses score (--data dcgan); exports
+            both generators as SavedModels, recording the generator they are for
   apply     edit a folder of faces or one photo (MTCNN-aligned unless it is
             already a crop) and save the grid
             input | added | added residual | removed | removed residual
@@ -16,10 +17,8 @@ Commands (each has --help):
     python attribute_inverter.py train --data celeba --attribute Eyeglasses
     python attribute_inverter.py apply --model saved_model/attribute_inverter/eyeglasses_celeba \\
         --input photo.jpg
-    python attribute_inverter.py train --data synthetic --size 128 --width 8 --epochs 12 --skips --edit blend \\
-        --d-lr 5e-5 --keep best --residual-weight 1 --mask-weight 0.2 --blocks 4 --eye-discriminator \\
-        --eye-width 32 --dual-weight 50 --ema 0.995  # offline
-    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_blend
+    python attribute_inverter.py train --config configs/inverter-synthetic.json --run d_s0   # offline
+    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/d_s0
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.
 """
