@@ -1,4 +1,4 @@
-"""The repository's folders (README, "Files on disk"). Every script's default paths
+"""The repository's folders (docs/files.md, "Files on disk"). Every script's default paths
 start from these; `{generator}` in a path is the generator's tag (dcgan-digiface,
 synthetic, progan-128, ...), so runs on different generators never mix."""
 import os

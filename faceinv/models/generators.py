@@ -130,7 +130,7 @@ def _load_url(url):
             f"cannot reach generator {url} ({reason}). Ways out: connect once so it is cached "
             f"(in TFHUB_CACHE_DIR, now {os.path.dirname(hub_cache_folder(url))}); point "
             f"TFHUB_CACHE_DIR or --generator at a local copy of the module; or run offline "
-            f"on a trained face GAN from PyPI with --generator {DCGAN} (see README)") from None
+            f"on a trained face GAN from PyPI with --generator {DCGAN} (docs/networks.md)") from None
     _check_signature(module, url)
     name = "ProGAN-128" if url == PROGAN_HANDLE else "generator"
     return SignatureGenerator(url, module, f"{name} ({url})", False)
