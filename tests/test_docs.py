@@ -8,10 +8,15 @@ import pytest
 from conftest import ROOT
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 CODE = re.compile(r"`[^`\n]*`")
 # A page and section a docstring or comment cites: (docs/results.md, "Table 1 on the trained DCGAN")
 CITED = re.compile(r"(docs/[\w-]+\.md)(?:,\s*\"([^\"]+)\")?")
+
+
+def _read(path):
+    with open(path, encoding="utf8") as f:
+        return f.read()
 
 
 def _markdown_files():
@@ -29,7 +34,7 @@ def _slug(heading):
 
 def _anchors(path):
     anchors, seen = set(), {}
-    for line in FENCE.sub("", open(path, encoding="utf8").read()).splitlines():
+    for line in FENCE.sub("", _read(path)).splitlines():
         if line.startswith("#"):
             slug = _slug(line.lstrip("#"))
             count = seen.get(slug, 0)
@@ -39,12 +44,12 @@ def _anchors(path):
 
 
 def _headings(path):
-    text = FENCE.sub("", open(path, encoding="utf8").read())
+    text = FENCE.sub("", _read(path))
     return {line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")}
 
 
 def _links(path):
-    text = FENCE.sub("", open(path, encoding="utf8").read())
+    text = FENCE.sub("", _read(path))
     text = CODE.sub("", text)
     return LINK.findall(text)
 
@@ -82,7 +87,7 @@ def test_every_figure_in_docs_is_shown_once():
 
 
 def test_the_readme_is_a_front_page():
-    lines = open(os.path.join(ROOT, "README.md"), encoding="utf8").read().splitlines()
+    lines = _read(os.path.join(ROOT, "README.md")).splitlines()
     assert len(lines) <= 250
     assert "### Table 1 on the trained DCGAN" in lines[:120]
     assert sum(line.count("2026-") for line in lines) <= 3  # dates live in the docs
@@ -92,7 +97,7 @@ def test_the_readme_is_a_front_page():
 
 def test_every_preset_the_docs_print_exists():
     for path in _markdown_files():
-        for name in re.findall(r"--config (configs/[\w.-]+)", open(path, encoding="utf8").read()):
+        for name in re.findall(r"--config (configs/[\w.-]+)", _read(path)):
             assert os.path.isfile(os.path.join(ROOT, name)), f"{os.path.relpath(path, ROOT)} prints a missing {name}"
 
 
@@ -102,7 +107,7 @@ def test_the_code_cites_doc_pages_and_sections_that_exist():
     sources += glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))
     wrong = []
     for source in sources:
-        text = re.sub(r"\n\s*#\s?", " ", open(source, encoding="utf8").read())  # a citation may wrap, in a comment too
+        text = re.sub(r"\n\s*#\s?", " ", _read(source))  # a citation may wrap, in a comment too
         text = " ".join(text.split())
         for page, section in CITED.findall(text):
             target = os.path.join(ROOT, page)
@@ -115,11 +120,11 @@ def test_the_code_cites_doc_pages_and_sections_that_exist():
 
 def test_the_citation_file_names_the_paper_and_what_it_builds_on():
     yaml = pytest.importorskip("yaml")
-    citation = yaml.safe_load(open(os.path.join(ROOT, "CITATION.cff"), encoding="utf8"))
+    citation = yaml.safe_load(_read(os.path.join(ROOT, "CITATION.cff")))
     assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
     assert "2009.05671" in citation["preferred-citation"]["url"]
     titles = " | ".join(r["title"] for r in citation["references"])
     for work in ("Pivotal Tuning", "Interpreting the Latent Space of GANs", "ReStyle", "HyperStyle",
                  "Progressive Growing of GANs", "FaceNet"):
         assert work in titles
-    assert open(os.path.join(ROOT, "LICENSE"), encoding="utf8").readline().strip() == "MIT License"
+    assert _read(os.path.join(ROOT, "LICENSE")).splitlines()[0] == "MIT License"

@@ -23,7 +23,9 @@ def _modules():
 def _imports(path):
     """Every faceinv module the file imports, at its top or inside a function."""
     found = set()
-    for node in ast.walk(ast.parse(open(path).read())):
+    with open(path, encoding="utf8") as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("faceinv"))
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("faceinv"):

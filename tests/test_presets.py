@@ -15,13 +15,13 @@ from faceinv.inversion.comparison import SETTINGS
 PRESETS = {
     "inverter-synthetic.json": (
         attribute_inverter.COMMANDS, "train",
-        "--data synthetic --size 128 --width 8 --epochs 12 --skips --edit blend --d-lr 5e-5 --keep best "
-        "--residual-weight 1 --mask-weight 0.2 --blocks 4 --eye-discriminator --eye-width 32 --dual-weight 50 "
-        "--ema 0.995"),
+        ("--data synthetic --size 128 --width 8 --epochs 12 --skips --edit blend --d-lr 5e-5 --keep best "
+         "--residual-weight 1 --mask-weight 0.2 --blocks 4 --eye-discriminator --eye-width 32 --dual-weight 50 "
+         "--ema 0.995")),
     "encoder-cpu.json": (
         resnet.Config, None,
-        "--online --perceptual-weight 0 --pixel-weight 1 --input-size 64 --batch-size 32 --epochs 3 "
-        "--steps-per-epoch 60 --lr 1e-3"),
+        ("--online --perceptual-weight 0 --pixel-weight 1 --input-size 64 --batch-size 32 --epochs 3 "
+         "--steps-per-epoch 60 --lr 1e-3")),
 }
 
 
