@@ -2,8 +2,9 @@
 
 Commands (each has --help):
   train     train on CelebA split by --attribute, on two folders (--without,
-            --with) or on synthetic faces split by their true eyeglasses;
-            exports both generators as SavedModels
+            --with), on synthetic faces split by their true eyeglasses, or on
+            DCGAN faces split by their eyeglasses score (--data dcgan); exports
+            both generators as SavedModels, recording the generator they are for
   apply     edit a folder of faces or one photo (MTCNN-aligned unless it is
             already a crop) and save the grid
             input | added | added residual | removed | removed residual
@@ -16,10 +17,8 @@ Commands (each has --help):
     python attribute_inverter.py train --data celeba --attribute Eyeglasses
     python attribute_inverter.py apply --model saved_model/attribute_inverter/eyeglasses_celeba \\
         --input photo.jpg
-    python attribute_inverter.py train --data synthetic --size 128 --width 8 --epochs 12 --skips --edit blend \\
-        --d-lr 5e-5 --keep best --residual-weight 1 --mask-weight 0.2 --blocks 4 --eye-discriminator \\
-        --eye-width 32 --dual-weight 50 --ema 0.995  # offline
-    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/eyeglasses_synthetic_blend
+    python attribute_inverter.py train --config configs/inverter-synthetic.json --run d_s0   # offline
+    python attribute_inverter.py evaluate --model saved_model/attribute_inverter/d_s0
 The paper's setting: CelebA, 1000 faces, 100 epochs, width 64 at 128x128.
 Residuals are shown as 0.5 + residual / 2: grey is no change.
 """
@@ -30,19 +29,17 @@ import numpy as np
 
 from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import override, setting
-from faceinv.data import attribute_data
 from faceinv.data.alignment import MIN_FACE_SIZE
-from faceinv.editing import edits, eyeglasses, eyeglasses_score
-from faceinv.editing.attribute_classifier import PROGAN_WINDOW
+from faceinv.data.celeba import PROGAN_WINDOW
+from faceinv.editing import attribute_data, edits, eyeglasses, eyeglasses_score
 from faceinv.editing.inverter_training import InverterConfig
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
 from faceinv.models import facenet
-from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_RESULTS, PATH_SAVED_MODEL
+from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_INVERTERS, PATH_LOGS, PATH_RESULTS
 from faceinv.progress import progress
 from faceinv.report import plots
 
-PATH_MODELS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 PATH_INVERTER_RESULTS = os.path.join(PATH_RESULTS, "attribute_inverter")
 # Synthetic faces: training, test (evaluate's default) and validation (each epoch
 # of a synthetic run is judged on these, and --keep best chooses by them) seeds.
@@ -105,7 +102,9 @@ class EvaluateCommand:
 
 COMMANDS = {"train": (TrainCommand, "train both generators and export them"),
             "apply": (ApplyCommand, "add and remove the attribute on faces"),
-            "evaluate": (EvaluateCommand, "judge an eyeglasses inverter on held-out synthetic faces")}
+            "evaluate": (EvaluateCommand, "judge an eyeglasses inverter on held-out faces: synthetic ones against "
+                                          "the renderer's truth, or DCGAN ones by their eyeglasses score "
+                                          "(--data dcgan)")}
 
 
 def _split(a):
@@ -152,7 +151,7 @@ def resolve_train(c):
         c, run=run, size=c.size or _data_size(c),
         checkpoint_dir=c.checkpoint_dir or os.path.join(PATH_CHECKPOINTS, "attribute_inverter", run),
         log_dir=c.log_dir or os.path.join(PATH_LOGS, "attribute_inverter", run),
-        export_dir=c.export_dir or os.path.join(PATH_MODELS, run))
+        export_dir=c.export_dir or os.path.join(PATH_INVERTERS, run))
 
 
 def train(c):

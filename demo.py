@@ -23,22 +23,20 @@ import dataclasses
 import ipaddress
 import os
 
-from faceinv import cli, config  # cli first: it quiets TensorFlow's start-up
+from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import setting
 from faceinv.errors import InputError
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
-from faceinv.models.generators import DCGAN, GENERATOR_HELP
-from faceinv.paths import PATH_RESULTS, PATH_SAVED_MODEL
+from faceinv.models.generators import GENERATOR_HELP, PHOTO_GENERATOR
+from faceinv.paths import PATH_BOUNDARIES, PATH_INVERTERS, PATH_RESULTS
 
 PATH_DEMO = os.path.join(PATH_RESULTS, "demo")
-PATH_BOUNDARIES = "boundaries"  # committed boundaries: boundaries/<generator>/
-PATH_INVERTERS = os.path.join(PATH_SAVED_MODEL, "attribute_inverter")
 
 
 @dataclasses.dataclass
 class Config:
-    generator: str = setting(DCGAN, GENERATOR_HELP)
+    generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
     encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
                                  "alone (default: the one shipped for the generator in weights/, else one "
                                  "trained here)", type=str)
@@ -47,7 +45,8 @@ class Config:
                                    flags=("--lr",))
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
-                                  f"inverter in {PATH_INVERTERS})", type=str)
+                                  f"inverter in {PATH_INVERTERS} trained for this generator, by its "
+                                  "inverter.json, under any run name)", type=str)
     facenet: str = setting(FACENET, "for the identity similarity: " + FACENET_HELP)
     host: str = setting("127.0.0.1", "address to listen on; another than loopback needs --ssl-certfile")
     port: int = setting(7860, "port (0: Gradio's choice, the first free one from 7860 up)")
@@ -56,15 +55,24 @@ class Config:
     out: str = setting(PATH_DEMO, "the page's folder: uploads, downloads, config.json", output=True)
 
 
-def default_inverter():
-    """An exported eyeglasses inverter, the paper's CelebA one first; None if there is none."""
-    if not os.path.isdir(PATH_INVERTERS):
+def default_inverter(generator, folder=PATH_INVERTERS):
+    """The first exported eyeglasses inverter in `folder` (in run-name order, whatever the names)
+    whose inverter.json says it was trained for this generator, on faces framed like the
+    generator's; None if there is none."""
+    from faceinv.editing.residual_gan import META_FILE, trained_for
+    from faceinv.models.generators import generator_tag
+    if not os.path.isdir(folder):
         return None
-    runs = sorted(r for r in os.listdir(PATH_INVERTERS)
-                  if r.startswith("eyeglasses") and os.path.exists(os.path.join(PATH_INVERTERS, r, "add",
-                                                                                   "saved_model.pb")))
-    runs.sort(key=lambda r: "celeba" not in r)
-    return os.path.join(PATH_INVERTERS, runs[0]) if runs else None
+    tag = generator_tag(generator)
+    for run in sorted(os.listdir(folder)):
+        add = os.path.join(folder, run, "add")
+        record = os.path.join(add, META_FILE)
+        if not (os.path.exists(os.path.join(add, "saved_model.pb")) and os.path.exists(record)):
+            continue
+        handle, attribute = trained_for(files.load_json(record))
+        if handle and generator_tag(handle) == tag and attribute == "eyeglasses":
+            return os.path.join(folder, run)
+    return None
 
 
 def resolve(c):
@@ -80,7 +88,7 @@ def resolve(c):
     print(choice.describe())
     return dataclasses.replace(
         c, encoder=choice.path, boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
-        inverter=c.inverter or default_inverter() or "none")
+        inverter=c.inverter or default_inverter(c.generator) or "none")
 
 
 def _is_loopback(host):
@@ -108,7 +116,7 @@ def load_editor(c):
         encoder.check_generator(generator)
     else:
         missing.append(f"No trained encoder for this generator: inversion is Adam from a random start "
-                       f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-2h` "
+                       f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-1h` "
                        "trains one (about an hour on 2 CPU cores).")
     boundaries = FaceEditor.read_boundaries(c.boundaries, generator.latent_dim)
     if not boundaries:
@@ -119,9 +127,11 @@ def load_editor(c):
     if c.inverter != "none":
         inverter = LoadedInverter(c.inverter)
     else:
-        missing.append("No attribute inverter: no eyeglasses buttons. `python attribute_inverter.py train "
-                       "--data synthetic --attention` trains one on the synthetic faces (a stand-in), "
-                       "`--data celeba` the paper's.")
+        missing.append(f"No eyeglasses inverter trained for this generator in {PATH_INVERTERS}: no eyeglasses "
+                       "buttons. `python attribute_inverter.py train` trains one: `--config "
+                       "configs/inverter-synthetic.json` for the synthetic faces, `--data dcgan` for the DCGAN "
+                       "(after `interfacegan_svm.py score --source eyeglasses`), `--data celeba` for ProGAN-128 "
+                       "(the paper's); docs/inverter.md.")
     editor = FaceEditor(generator, load_facenet(c.facenet), encoder, c.steps, c.learning_rate, boundaries,
                         inverter)
     return editor, missing, c

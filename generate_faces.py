@@ -1,7 +1,7 @@
 """Sample faces and their latents from a face generator (the paper's step 1).
 
 Writes a face set (faces/*.png, latents.npy, meta.json, grid.png, config.json;
-see README) from standard-normal latents. The defaults give the paper's 50-face
+docs/files.md) from standard-normal latents. The defaults give the paper's 50-face
 test set; `--set train` gives its 100k training set. Rerun the same command
 after a kill to finish the job: finished faces are kept, missing ones drawn.
 

@@ -10,8 +10,8 @@ optimisation baseline (Adam from a random start) and says so. The recovered late
 InterFaceGAN boundary. The FaceNet identity similarity (cosine of the
 embeddings) between the aligned face and its reconstruction is printed.
 
-    python invert_photo.py photo.jpg --generator dcgan-digiface    # offline
-    python invert_photo.py photo.jpg                                # the paper's ProGAN-128
+    python invert_photo.py photo.jpg                                # offline: the trained DCGAN (dcgan-digiface)
+    python invert_photo.py photo.jpg --generator https://tfhub.dev/google/progan-128/1   # the paper's ProGAN-128
 
 Writes results/photos/<photo name>/: aligned.png, encoder.png (the encoder's
 guess, when there is an encoder), reconstruction.png, latent.npy
@@ -35,18 +35,17 @@ from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, INI
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.models.generators import GENERATOR, GENERATOR_HELP, generator_tag, load_generator, sample_latents
-from faceinv.paths import PATH_RESULTS
+from faceinv.models.generators import GENERATOR_HELP, PHOTO_GENERATOR, generator_tag, load_generator, sample_latents
+from faceinv.paths import PATH_BOUNDARIES, PATH_RESULTS
 from faceinv.report import metrics
 
 PATH_PHOTO_RESULTS = os.path.join(PATH_RESULTS, "photos")
-PATH_BOUNDARIES = "boundaries"          # committed boundaries: boundaries/<generator>/
 
 
 @dataclasses.dataclass
 class Config:
     photo: str = setting(None, "an image file with a face in it", type=str, positional=True)
-    generator: str = setting(GENERATOR, GENERATOR_HELP)
+    generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
     encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
                                  "alone (default: the one shipped for the generator in weights/, else one "
                                  "trained here)", type=str)

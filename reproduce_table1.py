@@ -1,8 +1,10 @@
 """Rerun the paper's whole comparison (Table 1, Figure 4) with one command.
 
     python reproduce_table1.py                                      # paper setting, real ProGAN-128
-    python reproduce_table1.py --generator dcgan-digiface --setting cpu-2h  # offline, trained networks, ~1 h
-    python reproduce_table1.py --generator synthetic --setting cpu  # offline ground truth, minutes
+    python reproduce_table1.py --generator dcgan-digiface --setting cpu-1h  # offline, trained networks, ~1 h
+    python reproduce_table1.py --generator synthetic --setting cpu --facenet random  # offline ground truth, minutes
+The last is the synthetic Table 1 of docs/results.md, made with a random FaceNet (a
+stand-in, labelled so); without --facenet it uses the trained Sandberg FaceNet.
 
 Steps, each printed as the command that would run it alone:
   1. generate_faces.py   the 50 test faces (paper setting: also the 100k training faces)
@@ -13,7 +15,7 @@ Steps, each printed as the command that would run it alone:
   4. gradient_based_recovery.py   the mean-latent floor, adam, stochastic-clipping
                          (200 steps each), the hybrid (encoder-init: an encoder's guess,
                          then a few steps), the hybrid from the shipped encoder (its own
-                         steps) and, in cpu-2h, Adam for 1000 steps
+                         steps) and, in cpu-1h, Adam for 1000 steps
   5. report_table1.py    table1.md, table1.csv, figure4.png
 Results go to results/<generator>/ (with this run's settings in reproduce_table1.json),
 encoders to saved_model/encoder_<generator>-<setting>-*. The settings of each step are
@@ -44,8 +46,9 @@ from faceinv.report.results import METRICS
 class Config:
     generator: str = config.setting(GENERATOR, GENERATOR_HELP)
     setting: str = config.setting("paper", "paper: the paper's sizes; cpu: small encoders, minutes on a CPU (the "
-                                    "synthetic ground-truth run); cpu-2h: about an hour on 2 CPU cores, for a "
-                                    "trained generator; smoke: a plumbing check", choices=sorted(SETTINGS))
+                                    "synthetic ground-truth run); cpu-1h: about an hour on 2 CPU cores, for a "
+                                    "trained generator (cpu-2h, its old name, is the same); smoke: a plumbing check",
+                                  choices=sorted(SETTINGS))
     facenet: str = config.setting(FACENET, FACENET_HELP)
     hybrid_encoder: str = config.setting(None, "the encoder the hybrid starts from (default: the setting's)",
                                   choices=ENCODERS, type=str)

@@ -29,6 +29,7 @@ import attribute_inverter  # noqa: E402
 from faceinv import cli, files  # noqa: E402
 from faceinv.editing.eyeglasses import OUTSIDE_THRESHOLD, SUCCESS_TARGET  # noqa: E402
 from faceinv.errors import InputError  # noqa: E402
+from faceinv.paths import PATH_INVERTERS  # noqa: E402
 
 VARIANTS = {
     "transposed": ["--upsample", "transposed"],                                   # the paper's generator
@@ -89,7 +90,7 @@ def failures(args):
     generator = load_generator("synthetic")
     rows = []
     for run in args.failures:
-        inverter = LoadedInverter(os.path.join(attribute_inverter.PATH_MODELS, run))
+        inverter = LoadedInverter(os.path.join(PATH_INVERTERS, run))
         if inverter.meta["source"] != "synthetic":
             raise InputError(f"--failures needs a run trained on --data synthetic (the renderer's ground truth), "
                              f"not {run!r} ({inverter.meta['source']})")
@@ -173,7 +174,7 @@ def facenet_cost(args, steps=10):
     import tempfile
     import time
 
-    from faceinv.data import attribute_data
+    from faceinv.editing import attribute_data
     from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
     from faceinv.models.facenet import SANDBERG
     from faceinv.models.generators import load_generator
@@ -272,7 +273,7 @@ def main(argv=None):
                                  "--width", str(args.width), "--epochs", str(args.epochs), "--seed", str(args.seed),
                                  "--batch-size", str(args.batch_size), "--run", run,
                                  "--residual-weight", str(args.residual_weight)] + flags)
-        model = os.path.join(attribute_inverter.PATH_MODELS, run)
+        model = os.path.join(PATH_INVERTERS, run)
         attribute_inverter.main(["evaluate", "--model", model, "--count", str(args.test_count)])
         runs.append(run)
     figures = [_figures(run) for run in runs]

@@ -11,13 +11,12 @@ from skimage import data as skimage_data
 
 import attribute_inverter
 from faceinv import files
-from faceinv.data import attribute_data
-from faceinv.editing import eyeglasses
+from faceinv.editing import attribute_data, eyeglasses
 from faceinv.editing import residual_gan as gan
 from faceinv.editing.inverter_training import InverterConfig, InverterTrainer
 from faceinv.editing.residual_gan import LoadedInverter
 from faceinv.errors import InputError
-from faceinv.models.generators import sample_latents
+from faceinv.models.generators import PROGAN_HANDLE, sample_latents
 
 SMALL = ["--size", "64", "--width", "4", "--batch-size", "2", "--min-faces", "2"]
 
@@ -247,6 +246,7 @@ def test_export_and_reload_give_identical_outputs(small_split, tmp_path):
         last.set_weights([np.random.default_rng(1).normal(0, 0.3, w.shape) for w in last.get_weights()])
     meta = trainer.export()
     assert meta["standin"] and "STAND-IN" in meta["label"]
+    assert (meta["generator"], meta["attribute"]) == ("synthetic", "eyeglasses")
     loaded = LoadedInverter(str(tmp_path / "model"))
     faces = np.random.default_rng(0).random((3, 64, 64, 3), dtype=np.float32)
     for direction, model in (("add", trainer.add), ("remove", trainer.remove)):
@@ -476,6 +476,18 @@ def test_celeba_split_and_batches(tmp_path):
     assert [os.path.basename(p) for p in split.without] == ["000002.jpg", "000003.jpg"]
     without, with_ = next(iter(attribute_data.pairs(split, 64, 2, 0, 0)))
     assert without.shape == with_.shape == (2, 64, 64, 3)
+
+
+def test_each_split_names_the_generator_and_attribute_its_inverter_is_for(small_split, tmp_path):
+    """What an export records (inverter.json) and the page picks an inverter by."""
+    assert (small_split.generator, small_split.attribute) == ("synthetic", "eyeglasses")
+    _celeba(tmp_path / "celeba")
+    celeba = attribute_data.celeba_split(str(tmp_path / "celeba"), "Smiling")
+    assert (celeba.generator, celeba.attribute) == (PROGAN_HANDLE, "smiling")  # ProGAN's CelebA window
+    _write_faces(tmp_path / "without", small_split.without)
+    _write_faces(tmp_path / "with", small_split.with_)
+    folders = attribute_data.folder_split(str(tmp_path / "without"), str(tmp_path / "with"))
+    assert (folders.generator, folders.attribute) == (None, None)  # crops of unknown framing
 
 
 def test_bad_input_is_one_line(tmp_path, one_line_error, small_split):

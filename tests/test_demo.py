@@ -60,7 +60,7 @@ def page(tmp_path_factory):
     models = [residual_gan.build_generator(name, 4, False) for name in ("add", "remove")]
     residual_gan.export_inverter(*models, str(inverter), {"size": 64, "label": "untrained test inverter"})
     flags = ["--encoder", "none", "--steps", "10", "--inverter", str(inverter)]
-    if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # the README's picture: the page as `python demo.py` serves it
+    if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # docs/demo_page.png: the page as `python demo.py` serves it
         flags = []
     settings = config.parse(demo.Config, ["--generator", HANDLE, "--port", str(_free_port()),
                                           "--out", str(root / "out")] + flags)
@@ -213,7 +213,7 @@ def test_in_a_browser_upload_invert_and_move_a_slider(page, photos, browser, tmp
     _wait(lambda: (lambda now: now is not None and np.abs(now - first).mean() > 2)(_picture(browser, "edited")),
           browser, "change the edit")
     browser.save_screenshot(str(tmp_path / "page.png"))
-    if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # how docs/demo_page.png was made (README)
+    if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # how docs/demo_page.png was made (docs/usage.md)
         browser.save_screenshot(os.environ["FACEINV_PAGE_SCREENSHOT"])
     # Offline by construction: every resource the page loaded came from the page's own server.
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")

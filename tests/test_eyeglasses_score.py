@@ -8,8 +8,7 @@ from PIL import Image
 import attribute_inverter
 import interfacegan_svm
 from faceinv import files
-from faceinv.data import attribute_data
-from faceinv.editing import attributes, eyeglasses_score
+from faceinv.editing import attribute_data, attributes, eyeglasses_score
 from faceinv.editing.eyeglasses_score import MIN_SIDE_FACES, WITH_MIN, WITHOUT_MAX
 from faceinv.errors import InputError
 from faceinv.models.generators import DCGAN, load_generator, sample_latents

@@ -11,6 +11,7 @@ import gradient_based_recovery
 from faceinv import files
 from faceinv.data.face_sets import write_face_set
 from faceinv.errors import InputError
+from faceinv.inversion import similarity
 from faceinv.inversion.gradient_recovery import (
     ImageLoss,
     LatentAdam,
@@ -48,11 +49,11 @@ def test_ssim_and_ms_ssim_agree_with_tensorflow(size, scales):
     rng = np.random.default_rng(0)
     a = rng.random((2, size, size, 3)).astype(np.float32)
     b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype(np.float32)
-    np.testing.assert_allclose(metrics.ssim(a, b), tf.image.ssim(a, b, 1.0), atol=1e-5)
-    assert metrics.ms_ssim_scales(size) == scales  # the coarsest scale still holds an 11-px window
-    weights = np.asarray(metrics.MS_SSIM_WEIGHTS[:scales]) / np.sum(metrics.MS_SSIM_WEIGHTS[:scales])
-    np.testing.assert_allclose(metrics.ms_ssim(a, b), tf.image.ssim_multiscale(a, b, 1.0, power_factors=weights),
-                               atol=1e-5)
+    np.testing.assert_allclose(similarity.ssim(a, b), tf.image.ssim(a, b, 1.0), atol=1e-5)
+    assert similarity.ms_ssim_scales(size) == scales  # the coarsest scale still holds an 11-px window
+    weights = np.asarray(similarity.MS_SSIM_WEIGHTS[:scales]) / np.sum(similarity.MS_SSIM_WEIGHTS[:scales])
+    np.testing.assert_allclose(similarity.ms_ssim(a, b),
+                               tf.image.ssim_multiscale(a, b, 1.0, power_factors=weights), atol=1e-5)
 
 
 @pytest.mark.slow

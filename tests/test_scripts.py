@@ -15,7 +15,7 @@ HELP = {
     ("resnet_test.py",): ["--encoder", "--faces", "--generator", "saved_model/encoder_{generator}"],
     ("gradient_based_recovery.py",): ["--method", "mean-latent", "stochastic-clipping", "z_vectors/{generator}/test"],
     ("report_table1.py",): ["--results", "results/{generator}"],
-    ("reproduce_table1.py",): ["--setting", "cpu-2h"],
+    ("reproduce_table1.py",): ["--setting", "cpu-1h", "cpu-2h"],
     ("invert_photo.py",): ["photo", "--encoder", "--attribute"],
     ("demo.py",): ["--generator", "--host", "--ssl-certfile", "127.0.0.1"],
     ("prepare_real_faces.py",): ["vggface2", "--out"],

@@ -1,1 +1,1 @@
-"""Faces on disk and in tf.data: face sets, folders of faces, real photos aligned with MTCNN, attribute splits."""
+"""Faces on disk and in tf.data: face sets, folders of faces, CelebA, real photos aligned with MTCNN."""

@@ -136,7 +136,7 @@ def _check_same_job(out, meta):
                              "choose another --out or delete that folder")
 
 
-def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=20,
+def prepare(source, out, selection, layout, size=128, workers=1, min_face_size=alignment.MIN_FACE_SIZE,
             selection_args=None):
     """Align every selected photo into `out` (layout in the module docstring),
     resuming a killed run. Returns meta.json's content."""

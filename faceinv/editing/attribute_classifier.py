@@ -2,13 +2,9 @@
 
 InterFaceGAN scores generated faces with a multi-task network trained on
 CelebA's 40 binary attributes; this is that network, built from the same
-ResNet18 as the encoder. It reads CelebA as distributed:
-    <celeba>/img_align_celeba/000001.jpg ...    the aligned 178x218 photos
-    <celeba>/list_attr_celeba.txt               (or <celeba>/Anno/list_attr_celeba.txt)
-whose first line is the number of photos, second the 40 attribute names, then
-one line per photo: file name and 40 values of 1 or -1. Each photo is cut to
-the 128x128 window ProGAN's CelebA faces were cut from (centre (89, 121)), so
-the classifier sees faces framed as the generator draws them.
+ResNet18 as the encoder. It reads CelebA as distributed (faceinv/data/celeba.py),
+each photo cut to the 128x128 window ProGAN's CelebA faces were cut from, so the
+classifier sees faces framed as the generator draws them.
 """
 import dataclasses
 import os
@@ -20,57 +16,13 @@ import tensorflow as tf
 from faceinv import savedmodel
 from faceinv.config import check_positive, setting
 from faceinv.data import pipelines
+from faceinv.data.celeba import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.errors import InputError
 from faceinv.models.resnet18 import resnet18
 from faceinv.paths import PATH_CELEBA, PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
 from faceinv.training import Training, adam
 
 META_FILE = "classifier.json"
-IMAGES = "img_align_celeba"
-ATTRIBUTE_FILE = "list_attr_celeba.txt"
-CELEBA_SIZE = (218, 178)  # height, width of the aligned photos
-PROGAN_WINDOW = (57, 25, 128, 128)  # top, left, height, width in those photos
-
-
-def read_celeba_attributes(celeba):
-    """(attribute names [40], file names [N], labels [N, 40] in {0, 1}) of a CelebA folder."""
-    candidates = [os.path.join(celeba, ATTRIBUTE_FILE), os.path.join(celeba, "Anno", ATTRIBUTE_FILE)]
-    path = next((p for p in candidates if os.path.exists(p)), None)
-    if path is None:
-        raise InputError(f"no {ATTRIBUTE_FILE} in {celeba} or {celeba}/Anno (the CelebA attribute list)")
-    with open(path) as f:
-        lines = [line.split() for line in f if line.strip()]
-    try:
-        count, names = int(lines[0][0]), lines[1]
-        rows = lines[2:]
-        labels = np.array([[int(v) for v in row[1:]] for row in rows])
-    except (IndexError, ValueError) as error:
-        raise InputError(f"{path} is not a CelebA attribute list ({error})") from None
-    if len(rows) != count or labels.shape[1:] != (len(names),):
-        raise InputError(f"{path} promises {count} photos x {len(names)} attributes but holds "
-                         f"{len(rows)} lines of {labels.shape[1] if labels.ndim == 2 else '?'} values")
-    return names, [row[0] for row in rows], (labels > 0).astype(np.float32)
-
-
-def celeba_photos(celeba, file_names):
-    """Paths of the named photos in <celeba>/img_align_celeba, all checked to exist."""
-    image_dir = os.path.join(celeba, IMAGES)
-    paths = [os.path.join(image_dir, n) for n in file_names]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise InputError(f"{len(missing)} photos of the attribute list are missing from {image_dir}, "
-                         f"for example {os.path.basename(missing[0])}")
-    return paths
-
-
-def celeba_window(images):
-    """The ProGAN window of [N, H, W, 3] CelebA photos (exact at 178x218, proportional otherwise)."""
-    top, left, height, width = PROGAN_WINDOW
-    h, w = CELEBA_SIZE
-    box = [[top / h, left / w, (top + height) / h, (left + width) / w]]
-    n = tf.shape(images)[0]
-    return tf.image.crop_and_resize(images, tf.repeat(tf.constant(box, tf.float32), n, axis=0),
-                                    tf.range(n), [height, width])
 
 
 def build_classifier(n_attributes, input_size=128):

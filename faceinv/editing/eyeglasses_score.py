@@ -20,7 +20,8 @@ the bridge: 0.82; on the temples 0.72; under the eyes 0.66). Of the 12 faces
 at WITH_MIN or above, 10 wear glasses (the other two are turned heads, whose
 far eye lies near the bridge); of the 49 at WITHOUT_MAX or below, 2 do. Faces
 in between (most false alarms are strong shadows and turned heads) are left
-out of every split. The README's sorted grid shows the ranking on 4,000 faces.
+out of every split. The sorted grid of docs/inverter.md, "Eyeglasses on the DCGAN (no labels)",
+shows the ranking on 4,000 faces.
 """
 import numpy as np
 

@@ -30,15 +30,14 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.config import check_non_negative, check_positive, setting
-from faceinv.data import attribute_data
-from faceinv.editing import eyeglasses
+from faceinv.editing import attribute_data, eyeglasses
 from faceinv.editing import residual_gan as gan
 from faceinv.errors import InputError
 from faceinv.inversion.losses import perceptual_loss
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import load_facenet
-from faceinv.paths import PATH_CHECKPOINTS, PATH_LOGS, PATH_SAVED_MODEL
+from faceinv.paths import PATH_CHECKPOINTS, PATH_INVERTERS, PATH_LOGS
 from faceinv.training import Training, adam
 
 PREVIEW_COLUMNS = ["without", "added", "with", "removed"]
@@ -70,7 +69,7 @@ class InverterConfig:
     dual_weight: float = setting(10.0, "each round trip should give back its input (L1)")
     residual_weight: float = setting(5.0, "L1 of both residuals: small, local edits")
     perceptual_weight: float = setting(0.1, "the discriminator's features of an edit should match its input's")
-    mask_weight: float = setting(0.05, "with --attention, the mean attention mask")
+    mask_weight: float = setting(0.05, "the mean mask, with --attention or --edit blend (both learn one)")
     facenet_weight: float = setting(0.0, "FaceNet perceptual loss: FaceNet's features of an edit should match "
                                          "its input's (the encoder's perceptual_loss)")
     facenet: str = setting(FACENET, FACENET_HELP)
@@ -89,7 +88,7 @@ class InverterConfig:
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "attribute_inverter"),
                                   "checkpoint folder (resumed from)", output=True)
     log_dir: str = setting(os.path.join(PATH_LOGS, "attribute_inverter"), "TensorBoard folder", output=True)
-    export_dir: str = setting(os.path.join(PATH_SAVED_MODEL, "attribute_inverter"),
+    export_dir: str = setting(PATH_INVERTERS,
                               "where both generators are exported", output=True)
 
     def check(self):
@@ -276,6 +275,7 @@ class InverterTrainer(Training):
         best = self.config.keep == "best"
         epochs = int(self.best_epoch.numpy()) if best else self.epochs_done
         meta = {"size": self.config.size, "label": self.split.label, "source": self.split.source,
+                "generator": self.split.generator, "attribute": self.split.attribute,
                 "standin": self.split.source == "synthetic", "epochs": epochs, "epochs_trained": self.epochs_done,
                 "faces_without": self.split.counts()[0], "faces_with": self.split.counts()[1],
                 "facenet": self.facenet.label if self.facenet else None,

@@ -8,18 +8,24 @@ the face is kept by construction rather than redrawn.
 
 Images are float32 in [0, 1]; residuals live in [-1, 1] (the same units).
 
-Generator (the published table, with one fix): 5x5 conv 64 stride 1, 4x4 conv
-128 stride 2, 4x4 conv 256 stride 2, 4x4 transposed conv 128 stride 2, 4x4
-transposed conv 64 stride 2, 4x4 conv to 3 channels; leaky ReLU and instance
-norm after every hidden layer. The table's transposed convolutions have stride
-1, which cannot bring a 32x32 map back to 128x128: here they have stride 2, so
-the residual matches the input. `width` scales every channel count (64 is the
-paper's); any input size divisible by 4 works.
+Generator: 5x5 conv 64 stride 1, 4x4 conv 128 stride 2, 4x4 conv 256 stride
+2, two upsampling blocks back to the input's size (128, then 64 channels), 4x4
+conv to 3 channels; leaky ReLU and instance norm after every hidden layer. The
+published table upsamples with 4x4 transposed convolutions of stride 1, which
+cannot bring a 32x32 map back to 128x128. By default (`upsample="resize"`) each
+block doubles the map bilinearly and then applies a 3x3 conv, which leaves no
+checkerboard; `upsample="transposed"` gives the table's transposed convs with
+stride 2, which overlap their kernels unevenly and leave a period-2 checkerboard
+in every residual (`checkerboard_energy` measures it). `skips` adds U-Net skip
+connections, `blocks` residual blocks at a quarter of the size. `width` scales
+every channel count (64 is the paper's); any input size divisible by 4 works.
 
 With `attention`, the last conv has a fourth channel: a sigmoid mask m, and the
-residual becomes m * tanh(r). The mask's mean is penalised (`mask_loss`), so
-the generator must say where it edits; the authors report residuals that
-brighten the whole face and leak outside the attribute's region.
+residual becomes m * tanh(r). With `edit="blend"` the generator paints a colour
+over the face under such a mask instead of adding a residual. Either mask's
+mean is penalised (`mask_loss`), so the generator must say where it edits; the
+authors report residuals that brighten the whole face and leak outside the
+attribute's region.
 
 Discriminator: five 4x4 stride-2 convs (64 to 1024 channels at width 64), a 4x4
 conv to one channel, flatten, and a dense layer of three logits, for the
@@ -35,7 +41,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv import savedmodel
+from faceinv import files, savedmodel
+from faceinv.models.generators import PROGAN_HANDLE, SYNTHETIC
 
 layers = keras.layers
 META_FILE = "inverter.json"
@@ -225,6 +232,25 @@ def export_inverter(add, remove, folder, meta):
     for name, model in (("add", add), ("remove", remove)):
         outputs = ("edited", "residual", "mask")[:len(model.outputs)]
         savedmodel.export(model, os.path.join(folder, name), dict(meta, direction=name), META_FILE, outputs)
+
+
+def trained_for(meta):
+    """(generator handle, attribute) an exported inverter was trained for, from its inverter.json.
+    Exports made before the record was kept are read by the faces they learnt from: synthetic
+    faces are the renderer's, CelebA crops ProGAN-128's, a score folder names its generator;
+    two folders of crops say nothing (None)."""
+    if "generator" in meta:
+        return meta["generator"], meta.get("attribute")
+    source, config = meta.get("source"), meta.get("config") or {}
+    if source == "synthetic":
+        return SYNTHETIC, "eyeglasses"
+    if source == "celeba":
+        return PROGAN_HANDLE, (config.get("attribute") or "").lower() or None
+    if source == "dcgan" and config.get("scores"):
+        scores_meta = os.path.join(config["scores"], "meta.json")
+        if os.path.isfile(scores_meta):
+            return files.load_json(scores_meta).get("generator"), "eyeglasses"
+    return None, None
 
 
 class LoadedInverter:

@@ -1,1 +1,1 @@
-"""Face -> latent: the encoder's training and losses, gradient-based recovery and the hybrid, interpolation."""
+"""Face -> latent: the encoder's training and losses, SSIM, gradient-based recovery and the hybrid, interpolation."""

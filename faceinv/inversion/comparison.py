@@ -6,14 +6,14 @@ and per encoder), the steps of the baselines and of the hybrid, and the encoder
 the hybrid starts from. encoder_choice.py reads the same table to find the encoder
 the comparison trained and the hybrid steps that went with it. On a CPU, in
 minutes, only the pixel loss teaches an encoder more than the mean face
-(README, "The offline comparison").
+(docs/results.md, "Table 1 on the synthetic stand-in").
 """
 import os
 
 from faceinv.inversion.gradient_recovery import BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
 from faceinv.paths import PATH_SAVED_MODEL
 
-ENCODERS = ("z", "z-pixel", "z-perceptual")  # z first: the cpu-2h z-perceptual encoder starts from it
+ENCODERS = ("z", "z-pixel", "z-perceptual")  # z first: the cpu-1h z-perceptual encoder starts from it
 LOSSES = {  # each encoder's losses, as resnet.py settings
     "z": {"perceptual_weight": 0.0},
     "z-pixel": {"perceptual_weight": 0.0, "pixel_weight": 1.0},
@@ -38,8 +38,8 @@ SETTINGS = {
     # About an hour on 2 CPU cores, for a trained generator (dcgan-digiface). The z-loss
     # encoder gets most of the time; the FaceNet step, 3x dearer, refines it rather than
     # starting from scratch; the hybrid starts from it with a step size chosen on a
-    # validation set (README, "The comparison on trained networks").
-    "cpu-2h": {
+    # validation set (docs/results.md, "Table 1 on the trained DCGAN").
+    "cpu-1h": {
         "train_faces": None,
         "encoder": {"online": True, "input_size": 64, "steps_per_epoch": 150},
         "encoders": {"z": {"batch_size": 32, "epochs": 20, "learning_rate": 3e-4},
@@ -55,6 +55,7 @@ SETTINGS = {
         "steps": 5, "hybrid_steps": 1, "hybrid_lr": HYBRID_LR, "hybrid_encoder": "z-pixel",
     },
 }
+SETTINGS["cpu-2h"] = SETTINGS["cpu-1h"]  # its old name: encoder folders (encoder_<tag>-cpu-2h-*) and tests carry it
 
 
 def encoder_run(tag, setting, kind):
@@ -69,7 +70,7 @@ def encoder_folder(tag, setting, kind):
 def hybrid_encoder(tag):
     """(folder, hybrid steps, hybrid learning rate) of the encoder the comparison trained for
     the hybrid on this generator: the paper setting's first, then the CPU ones; None if none exists."""
-    for setting in ("paper", "cpu-2h", "cpu"):
+    for setting in ("paper", "cpu-1h", "cpu-2h", "cpu"):
         s = SETTINGS[setting]
         folder = encoder_folder(tag, setting, s["hybrid_encoder"])
         if os.path.exists(os.path.join(folder, "saved_model.pb")):

@@ -6,7 +6,7 @@ forms are their means over the batch.
 """
 import tensorflow as tf
 
-from faceinv.report import metrics
+from faceinv.inversion.similarity import ms_ssim, ssim
 
 
 def z_loss(true_latents, predicted_latents):
@@ -39,7 +39,7 @@ def embedding_distance(target_embeddings, reconstruction_embeddings):
 IMAGE_LOSSES = {
     "mae": lambda t, r: tf.reduce_mean(tf.abs(t - r), axis=[1, 2, 3]),
     "mse": lambda t, r: tf.reduce_mean(tf.square(t - r), axis=[1, 2, 3]),
-    "ssim": lambda t, r: 1.0 - metrics.ssim(t, r),
-    "ms-ssim": lambda t, r: 1.0 - metrics.ms_ssim(t, r),
+    "ssim": lambda t, r: 1.0 - ssim(t, r),
+    "ms-ssim": lambda t, r: 1.0 - ms_ssim(t, r),
 }
 """Image losses per face [N], 0 for identical images; "facenet" (perceptual_per_face) needs FaceNet."""

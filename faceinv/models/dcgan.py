@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from faceinv.data import alignment
 from faceinv.errors import InputError
 from faceinv.models import packaged_weights, torch_checkpoint
+from faceinv.models.templates import Template
 
 HANDLE = "dcgan-digiface"
 LATENT_DIM = 100
@@ -36,7 +36,7 @@ BN_PARTS = ("weight", "bias", "running_mean", "running_var")
 # Where MTCNN finds the five landmarks in this generator's faces, on average:
 # 944 of the 1,000 faces of seed 0 had a detection (tests/test_alignment.py
 # recomputes it from 64 faces). Its crops are tighter than ProGAN's CelebA window.
-TEMPLATE = alignment.Template(
+TEMPLATE = Template(
     "the DCGAN's own 64x64 framing (mean MTCNN landmarks of its faces)",
     np.array([[22.36, 29.82], [42.21, 29.47], [32.11, 42.37], [23.76, 52.96], [40.78, 52.71]]), RESOLUTION)
 

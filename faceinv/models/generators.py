@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow as tf
 
 from faceinv import files
-from faceinv.data import alignment
 from faceinv.errors import InputError
 from faceinv.models import dcgan, progan
+from faceinv.models.templates import CELEBA_PROGAN
 from faceinv.paths import PATH_SAVED_MODEL
 
 PROGAN_HANDLE = "https://tfhub.dev/google/progan-128/1"
@@ -38,7 +38,10 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 STANDIN_FOLDER = os.path.join(REPOSITORY, PATH_SAVED_MODEL, "progan128_standin")
 STANDIN_LABEL = "STAND-IN: ProGAN-128 architecture with random weights (not a face model)"
 DCGAN = dcgan.HANDLE
-GENERATOR = PROGAN_HANDLE  # the paper's; every script's --generator defaults to it
+GENERATOR = PROGAN_HANDLE  # the paper's: the --generator default of the paper's scripts (steps 1-5)
+# The default of the photo scripts (invert_photo.py, demo.py): offline, and the generator with
+# committed boundaries (boundaries/dcgan-digiface/).
+PHOTO_GENERATOR = DCGAN
 GENERATOR_HELP = (f"TF-Hub URL or local module folder of ProGAN-128, '{DCGAN}' (trained, offline), "
                   f"'{SYNTHETIC}' (the ground-truth test bed) or '{PROGAN_STANDIN}' (random weights)")
 
@@ -65,7 +68,7 @@ class SignatureGenerator:
     """A generator behind a SavedModel's `default` signature (TF-Hub or local);
     its faces are taken to be framed like ProGAN's CelebA faces."""
 
-    template = alignment.CELEBA_PROGAN
+    template = CELEBA_PROGAN
 
     def __init__(self, handle, module, label, is_standin):
         self.handle, self.label, self.is_standin = handle, label, is_standin
@@ -127,7 +130,7 @@ def _load_url(url):
             f"cannot reach generator {url} ({reason}). Ways out: connect once so it is cached "
             f"(in TFHUB_CACHE_DIR, now {os.path.dirname(hub_cache_folder(url))}); point "
             f"TFHUB_CACHE_DIR or --generator at a local copy of the module; or run offline "
-            f"on a trained face GAN from PyPI with --generator {DCGAN} (see README)") from None
+            f"on a trained face GAN from PyPI with --generator {DCGAN} (docs/networks.md)") from None
     _check_signature(module, url)
     name = "ProGAN-128" if url == PROGAN_HANDLE else "generator"
     return SignatureGenerator(url, module, f"{name} ({url})", False)

@@ -23,7 +23,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from faceinv.data import alignment
+from faceinv.models.templates import CELEBA_PROGAN
 
 LATENT_DIM = 512
 RESOLUTION = 128
@@ -119,7 +119,7 @@ class SyntheticFaces:
     is_standin = True
     latent_dim = LATENT_DIM
     resolution = RESOLUTION
-    template = alignment.CELEBA_PROGAN  # it stands in for ProGAN, and draws its faces in that window
+    template = CELEBA_PROGAN  # it stands in for ProGAN, and draws its faces in that window
     attribute_names = ATTRIBUTES
 
     def __init__(self):

@@ -20,6 +20,7 @@ import tensorflow as tf
 from faceinv import files
 from faceinv.data.face_sets import read_targets
 from faceinv.errors import InputError
+from faceinv.inversion.similarity import ms_ssim, ssim
 from faceinv.report import metrics
 from faceinv.report.results import LATENTS, METRICS, RECONSTRUCTIONS, png_name
 
@@ -128,8 +129,8 @@ def measure(root, facenet, faces=None):
                "facenet": facenet.label, "faces": len(names), "psnr_db": float(psnr.mean()),
                **{f"psnr_p{q}": float(np.percentile(psnr, q)) for q in (10, 50, 90)},
                "l2_mse": float(metrics.mse(targets, recon).mean()),
-               "ssim": float(np.mean(metrics.ssim(targets, recon))),
-               "ms_ssim": float(np.mean(metrics.ms_ssim(targets, recon))),
+               "ssim": float(np.mean(ssim(targets, recon))),
+               "ms_ssim": float(np.mean(ms_ssim(targets, recon))),
                "facenet_cosine_similarity": float(np.mean(np.sum(
                    np.asarray(target_embeddings) * np.asarray(recon_embeddings), axis=1))),
                "seconds": record["seconds"], "seconds_per_face": record["seconds"] / len(names),

@@ -4,7 +4,8 @@ Four sources, one shape: a `TwoClasses` holds each class as either image
 paths or uint8 arrays, and `pairs()` turns it into batches of (faces without,
 faces with), resized to the training size.
 - CelebA: the photos and list_attr_celeba.txt, split by a named attribute
-  (Eyeglasses, Wearing_Hat, ...); each photo is cut to ProGAN's 128x128 window.
+  (Eyeglasses, Wearing_Hat, ...); each photo is cut to ProGAN's 128x128 window,
+  so the inverter is ProGAN-128's.
 - Two folders of aligned faces, one per class; all images must share one size.
 - `synthetic`: faces of the built-in generator split by their true eyeglasses
   score (a stand-in, labelled so).
@@ -23,10 +24,10 @@ import tensorflow as tf
 
 from faceinv import files
 from faceinv.data import pipelines
+from faceinv.data.celeba import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.editing import attributes, eyeglasses, eyeglasses_score
-from faceinv.editing.attribute_classifier import celeba_photos, celeba_window, read_celeba_attributes
 from faceinv.errors import InputError
-from faceinv.models.generators import render_batches
+from faceinv.models.generators import PROGAN_HANDLE, render_batches
 
 
 @dataclasses.dataclass
@@ -36,6 +37,11 @@ class TwoClasses:
     source: str              # "celeba", "folders", "synthetic" or "dcgan"
     label: str               # printed on every output; says STAND-IN for synthetic faces
     crop_celeba: bool = False
+    # The generator whose faces these are framed like (its handle; None for two folders of
+    # unknown crops) and the attribute, lower case: an exported inverter records both, and
+    # demo.py picks an inverter for the generator it serves by them.
+    generator: str = None
+    attribute: str = None
 
     def counts(self):
         return len(self.without), len(self.with_)
@@ -54,7 +60,7 @@ def celeba_split(celeba, attribute="Eyeglasses", limit=0):
         without, with_ = without[:limit], with_[:limit]
     _check_counts(without, with_, f"CelebA's {attribute}")
     return TwoClasses(without, with_, "celeba", f"CelebA {os.path.abspath(celeba)}, split by {attribute}",
-                      crop_celeba=True)
+                      crop_celeba=True, generator=PROGAN_HANDLE, attribute=attribute.lower())
 
 
 def folder_split(without_folder, with_folder, limit=0):
@@ -83,7 +89,8 @@ def synthetic_split(generator, count, seed=0):
     def render(latents):
         return np.concatenate([faces for _, faces in render_batches(generator, latents)])
     return TwoClasses(render(without), render(with_), "synthetic",
-                      f"{generator.label}, split by the true eyeglasses score")
+                      f"{generator.label}, split by the true eyeglasses score", generator=generator.handle,
+                      attribute="eyeglasses")
 
 
 def read_eyeglasses_scores(scores_folder):
@@ -111,7 +118,8 @@ def eyeglasses_scored_split(scores_folder, limit=0):
         return np.concatenate([faces for _, faces in render_batches(generator, chosen)])
     return TwoClasses(render(classes[0]), render(classes[1]), "dcgan",
                       f"{generator.label}, split by the eyeglasses score (<= {eyeglasses_score.WITHOUT_MAX} / "
-                      f">= {eyeglasses_score.WITH_MIN} grey levels, not a human label)")
+                      f">= {eyeglasses_score.WITH_MIN} grey levels, not a human label)",
+                      generator=generator.handle, attribute="eyeglasses")
 
 
 def _check_counts(without, with_, what):
