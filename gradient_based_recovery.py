@@ -64,7 +64,6 @@ class Config:
                          type=int)
     learning_rate: float = setting(None, f"Adam learning rate (default: {BASELINE_LR}; the encoder's own for "
                                          "encoder-init)", type=float, flags=("--lr",))
-    cosine: bool = setting(False, "decay the learning rate to 0 over the steps (a cosine)")
     loss: str = setting("mae", "image loss, e.g. mae or mae=1,ms-ssim=0.5")
     clip: float = setting(1.0, "stochastic-clipping bound c")
     facenet: str = setting(FACENET_DEFAULT, "for the facenet loss: " + FACENET_HELP)
@@ -134,9 +133,8 @@ def recover(c):
     bar = progress(max(c.steps * batches, 1), unit="step")
     clip = c.clip if c.method == "stochastic-clipping" else None
     recovery = recover_latents(generator, targets, initial, ImageLoss(weights, facenet), c.steps, c.learning_rate,
-                               clip, c.seed, c.batch_size, bar, cosine=c.cosine)
-    settings = {"steps": c.steps, "learning_rate": c.learning_rate, "cosine": c.cosine, "loss": weights,
-                "seed": c.seed,
+                               clip, c.seed, c.batch_size, bar)
+    settings = {"steps": c.steps, "learning_rate": c.learning_rate, "loss": weights, "seed": c.seed,
                 "batch_size": c.batch_size,
                 "start": "encoder" if encoder else "zero" if c.method == "mean-latent" else "standard normal",
                 "clip_bound": clip, "encoder": os.path.abspath(c.encoder) if encoder else None,

@@ -22,6 +22,11 @@ PRESETS = {
         resnet.Config, None,
         ("--online --perceptual-weight 0 --pixel-weight 1 --input-size 64 --batch-size 32 --epochs 3 "
          "--steps-per-epoch 60 --lr 1e-3")),
+    "encoder-dcgan-digiface.json": (
+        resnet.Config, None,
+        ("--generator dcgan-digiface --online --input-size 64 --width 32 --head '' --pixel-weight 1 "
+         "--perceptual-weight 0 --lr 3e-4 --lr-schedule cosine --batch-size 32 --epochs 11 --steps-per-epoch 250 "
+         "--seed 0 --run dcgan-digiface-w32-zpix")),
 }
 
 

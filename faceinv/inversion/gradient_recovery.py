@@ -78,9 +78,8 @@ class LatentAdam:
     """Adam (Kingma and Ba 2015, epsilon 1e-8 as in TF1) on a latent variable,
     written out so that its state can be reset between batches without retracing."""
 
-    def __init__(self, variable, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8, decay_steps=0):
+    def __init__(self, variable, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
         self.learning_rate, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
-        self.decay_steps = decay_steps  # > 0: the step size follows a cosine from learning_rate to 0 over them
         self.m = tf.Variable(tf.zeros_like(variable), trainable=False)
         self.v = tf.Variable(tf.zeros_like(variable), trainable=False)
         self.t = tf.Variable(0.0, trainable=False)
@@ -96,13 +95,7 @@ class LatentAdam:
         self.v.assign(self.beta2 * self.v + (1.0 - self.beta2) * tf.square(gradient))
         m_hat = self.m / (1.0 - tf.pow(self.beta1, self.t))
         v_hat = self.v / (1.0 - tf.pow(self.beta2, self.t))
-        variable.assign_sub(self.step_size() * m_hat / (tf.sqrt(v_hat) + self.epsilon))
-
-    def step_size(self):
-        if not self.decay_steps:
-            return self.learning_rate
-        progress = tf.minimum((self.t - 1.0) / self.decay_steps, 1.0)
-        return self.learning_rate * 0.5 * (1.0 + tf.cos(np.pi * progress))
+        variable.assign_sub(self.learning_rate * m_hat / (tf.sqrt(v_hat) + self.epsilon))
 
 
 def stochastic_clip(latents, bound, fresh):
@@ -137,8 +130,7 @@ class _LatentDescent:
     run its rows, so a face sees the same draws however the batch is split. They
     all outlive a batch, so that the step is traced once for the whole run."""
 
-    def __init__(self, generator, image_loss, width, latent_dim, learning_rate, clip_bound, seed, devices=(None,),
-                 decay_steps=0):
+    def __init__(self, generator, image_loss, width, latent_dim, learning_rate, clip_bound, seed, devices=(None,)):
         self.generator, self.image_loss, self.clip_bound, self.seed = generator, image_loss, clip_bound, seed
         self.width, self.latent_dim = width, latent_dim
         devices = list(devices)[:width]
@@ -147,8 +139,7 @@ class _LatentDescent:
         for device, start, stop in zip(devices, bounds, bounds[1:]):
             with _on(device):
                 latents = tf.Variable(tf.zeros([stop - start, latent_dim]), name="latents")
-                self.parts.append((device, slice(start, stop), latents,
-                                   LatentAdam(latents, learning_rate, decay_steps=decay_steps)))
+                self.parts.append((device, slice(start, stop), latents, LatentAdam(latents, learning_rate)))
         self.devices = devices
         self.rng = tf.random.Generator.from_seed(seed)
 
@@ -230,11 +221,8 @@ def _join(results):
 
 
 def recover_latents(generator, targets, initial_latents, image_loss, steps, learning_rate=BASELINE_LR,
-                    clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None, devices=None,
-                    cosine=False):
-    """Optimise latents so that generator(latent) matches each target face; with `cosine`, the
-    step size decays from `learning_rate` to 0 over the steps (a cosine), which lets a short
-    run settle where a constant step keeps circling the optimum.
+                    clip_bound=None, seed=0, batch_size=50, progress=None, on_step=None, devices=None):
+    """Optimise latents so that generator(latent) matches each target face.
     `on_step(step, latents)`, if given, sees the batch's latents after every step
     (the web page shows the refinement as it goes). `devices` split each batch
     (default: `visible_devices()`).
@@ -250,7 +238,7 @@ def recover_latents(generator, targets, initial_latents, image_loss, steps, lear
                          f"(got {count} faces, {steps} steps, batch {batch_size})")
     width = min(batch_size, count)
     descent = _LatentDescent(generator, image_loss, width, initial_latents.shape[1], learning_rate,
-                             clip_bound, seed, devices or visible_devices(), decay_steps=steps if cosine else 0)
+                             clip_bound, seed, devices or visible_devices())
 
     def pad(array, start):
         """Rows start..start+width, the last one repeated to fill a short final batch."""
