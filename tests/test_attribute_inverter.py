@@ -450,13 +450,50 @@ def test_apply_aligns_photos_and_grids_crops(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_writes_the_judgement(trained, tmp_path):
+def test_evaluate_writes_the_judgement(trained, tmp_path, synthetic):
+    """evaluation.json holds what the judge says when run by hand on the same faces;
+    for an edit whose answer is known (the renderer's own counterfactuals) it says
+    every face was edited and the inverter passes."""
+    seed = attribute_inverter.SYNTHETIC_TEST_SEED
     model = str(trained / "saved_model" / "attribute_inverter" / "tiny")
-    attribute_inverter.main(["evaluate", "--model", model, "--count", "4", "--out", str(tmp_path)])
+    evaluate = ["evaluate", "--model", model, "--count", "4", "--seed", str(seed)]
+    attribute_inverter.main(evaluate + ["--out", str(tmp_path)])
     result = files.load_json(tmp_path / "evaluation.json")
     assert set(result["add"]) >= {"success", "outside_mean"} and "STAND-IN" in result["label"]
-    assert 0.0 <= result["add"]["success"] <= 1.0 and isinstance(result["passes"], bool)
+    inverter = LoadedInverter(model)
+    held_out = eyeglasses.held_out_faces(synthetic, 4, seed, inverter.size)  # the faces judge_edits draws
+    by_hand = eyeglasses.summarise(eyeglasses.judge(held_out, inverter))
+    for direction in ("add", "remove"):
+        assert set(result[direction]) == set(by_hand[direction])
+        for key, value in by_hand[direction].items():
+            np.testing.assert_allclose(result[direction][key], value, rtol=1e-6, err_msg=f"{direction} {key}")
+    assert isinstance(result["passes"], bool) and result["passes"] == by_hand["passes"]
     assert Image.open(tmp_path / "grid.png").size[0] == 6 * 64
+
+    # A cheat that looks each face up among the judge's and returns its render
+    # without or with glasses, as asked: a perfect edit (as in the judge's own test).
+    faces, off, on = (np.concatenate([batch[i] for batches in held_out.values() for batch in batches])
+                      for i in range(3))
+
+    def perfect(edited, direction):
+        index = [np.argmin(np.abs(faces - face).mean((1, 2, 3))) for face in edited]
+        target = (on if direction == "add" else off)[index]
+        return target, target - edited
+
+    with mock.patch.object(attribute_inverter, "LoadedInverter", lambda folder: _KnownEdit(perfect, inverter.size)):
+        attribute_inverter.main(evaluate + ["--out", str(tmp_path / "perfect")])
+    known = files.load_json(tmp_path / "perfect" / "evaluation.json")
+    assert (known["add"]["success"], known["remove"]["success"], known["passes"]) == (1.0, 1.0, True)
+
+
+class _KnownEdit:
+    """LoadedInverter's interface on an edit function, at `size` px, kept by no chosen epoch."""
+
+    def __init__(self, edit, size):
+        self.edit, self.size, self.meta = edit, size, {}
+
+    def __call__(self, faces, direction):
+        return self.edit(faces, direction)
 
 
 def _celeba(root, attributes=("Eyeglasses", "Smiling"), labels=((1, -1), (-1, 1), (-1, -1), (1, 1))):

@@ -18,8 +18,22 @@ def editor():
     pose, smile = rng.standard_normal((2, generator.latent_dim))
     smile = smile + 2 * pose  # correlated boundaries, as real attributes are
     boundaries = {"pose": pose / np.linalg.norm(pose), "smile": smile / np.linalg.norm(smile)}
-    add, remove = (residual_gan.build_generator(name, 4, False) for name in ("add", "remove"))
-    return FaceEditor(generator, None, None, 6, 0.01, boundaries, _Inverter(add, remove, 32))
+    return FaceEditor(generator, None, None, 6, 0.01, boundaries, _Inverter(*map(_shifting_generator, SHIFT), 32))
+
+
+# Stand-in eyeglasses generators that do recognisable things, so an edit shows which
+# of the two ran: `add` brightens every pixel by tanh(0.3), `remove` darkens it as much.
+SHIFT = {"add": np.tanh(0.3), "remove": -np.tanh(0.3)}
+
+
+def _shifting_generator(direction):
+    """An untrained residual generator (the identity) whose residual layer, with its
+    zero kernel, now adds the constant SHIFT[direction] to every pixel."""
+    model = residual_gan.build_generator(direction, 4, False)
+    last = model.get_layer("residual_conv")
+    kernel, bias = last.get_weights()
+    last.set_weights([kernel, np.full_like(bias, np.arctanh(SHIFT[direction]))])
+    return model
 
 
 class _Inverter:
@@ -63,7 +77,12 @@ def test_invert_streams_its_steps_and_ends_where_the_scripts_would(editor):
     alone = recover_latents(editor.generator, result.aligned[None], sample_latents(1, INIT_SEED, 100),
                             ImageLoss({"mae": 1.0}), 6, 0.01, seed=INIT_SEED, batch_size=1)
     np.testing.assert_array_equal(result.latent, alone.latents)
-    assert -1 <= result.similarity <= 1 and result.how == "Adam" and result.notes == []
+    assert result.how == "Adam" and result.notes == []
+    # FaceNet's cosine of the aligned face and the reconstruction, recomputed by hand.
+    _, embeddings = editor.facenet(np.stack([result.aligned, result.reconstruction]))
+    assert np.isfinite(result.similarity)
+    assert result.similarity == pytest.approx(float(np.sum(np.asarray(embeddings[0]) * np.asarray(embeddings[1]))),
+                                              abs=1e-5)
     big = np.asarray(Image.fromarray(photo).resize((2600, 2600)))
     aligned, notes = editor.prepare(big)
     assert notes[0] == "the photo (2600x2600) was downscaled to 2048x2048" and aligned.shape == (64, 64, 3)
@@ -74,5 +93,6 @@ def test_eyeglasses_work_at_the_inverters_size_and_return_the_faces(editor):
     for direction in ("add", "remove"):
         edited = editor.eyeglasses(face, direction)
         assert edited.shape == face.shape
-        # An untrained residual generator starts as the identity: the face comes back, resized twice.
-        assert np.abs(edited - face).mean() < 0.05
+        # The face comes back, resized twice, shifted by that direction's generator and not the other's.
+        assert np.abs(edited - np.clip(face + SHIFT[direction], 0, 1)).mean() < 0.05, direction
+        assert np.sign(edited.mean() - face.mean()) == np.sign(SHIFT[direction]), direction

@@ -145,17 +145,23 @@ def test_landmark_scores_track_the_true_pose_and_smile(tmp_path, synthetic):
     assert np.corrcoef(scores[~invalid, 1], truth[:, 1])[0, 1] > 0.6
 
 
-def test_scores_from_a_users_npy(tmp_path, fitted):
-    latents = np.load(fitted / "scores" / "latents.npy")[:2000]
-    scores = np.load(fitted / "scores" / "scores.npy")[:2000, :2]
+def test_scores_from_a_users_npy(tmp_path, fitted, synthetic):
+    """A user's columns (true pose and smile scores, named yaw and happy): the boundary
+    named happy is the one of the smile column, within 15 degrees of the true direction."""
+    latents = np.load(fitted / "scores" / "latents.npy")[:8000]
+    columns = [ATTRIBUTES.index("pose"), ATTRIBUTES.index("smile")]
+    scores = np.load(fitted / "scores" / "scores.npy")[:8000][:, columns]
     np.save(tmp_path / "z.npy", latents)
     np.save(tmp_path / "s.npy", scores)
     (tmp_path / "names.txt").write_text("yaw\nhappy\n")
     interfacegan_svm.main(["boundaries", "--scores", str(tmp_path / "s.npy"), "--latents", str(tmp_path / "z.npy"),
-                           "--names", str(tmp_path / "names.txt"), "--top", "400", "--attributes", "happy",
+                           "--names", str(tmp_path / "names.txt"), "--top", "2000", "--attributes", "happy",
                            "--out", str(tmp_path / "b")])
     record = files.load_json(tmp_path / "b" / "boundaries.json")
     assert list(record["attributes"]) == ["happy"] and os.path.exists(tmp_path / "b" / "happy.npy")
+    happy = boundaries.load_boundary(str(tmp_path / "b" / "happy.npy"), 512)
+    cosine = float(happy @ synthetic.attribute_directions["smile"])
+    assert cosine >= np.cos(np.radians(15)), f"happy is {np.degrees(np.arccos(cosine)):.0f} degrees from smile"
 
 
 def test_bad_input_is_one_line(tmp_path, fitted, one_line_error):
