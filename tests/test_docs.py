@@ -21,7 +21,7 @@ def _read(path):
 
 def _markdown_files():
     paths = [os.path.join(ROOT, "README.md")]
-    for pattern in ("docs/*.md", "configs/*.md", "*/README.md", "boundaries/*/README.md"):
+    for pattern in ("docs/*.md", "configs/*.md", "weights/*.md", "*/README.md", "boundaries/*/README.md"):
         paths += sorted(glob.glob(os.path.join(ROOT, pattern)))
     return [p for p in paths if ".venv" not in p]
 

@@ -12,7 +12,7 @@ def batch_norm(name):
     """BatchNorm whose batch statistics are summed over all replicas, so that two
     workers (or GPUs) normalise by the global batch as one device does. On one
     device it computes the moments from sums instead of tf.nn.moments, at no
-    measurable cost (README, Benchmarks)."""
+    measurable cost (docs/scaling.md, "What scaling out costs on 2 cores")."""
     return layers.BatchNormalization(synchronized=True, name=name)
 
 
