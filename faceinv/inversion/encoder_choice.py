@@ -42,7 +42,7 @@ class Shipped:
 
 SHIPPED = {
     "dcgan-digiface": Shipped(
-        "encoder_dcgan-digiface.npz", "1b0d9fde938bfadd8db210cb2291dd829c5d188ac99aa4627ddb4f86709fc347",
+        "encoder_dcgan-digiface.npz", "3d1314b821662f06cb8617454d40d27902132b198ab556e5c13b89dd61cd1703",
         "python resnet.py --config configs/encoder-dcgan-digiface.json && python ship_encoder.py "
         "--checkpoints checkpoints/dcgan-digiface-w32-zpix --out weights/encoder_dcgan-digiface.npz"),
 }
