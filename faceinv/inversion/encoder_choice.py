@@ -21,9 +21,9 @@ import os
 from faceinv.inversion import comparison
 from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, HYBRID_LR, HYBRID_STEPS
 from faceinv.models.encoder import encoder_meta, load_encoder
+from faceinv.models.generators import REPOSITORY
 from faceinv.paths import PATH_ENCODER, PATH_WEIGHTS
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NONE = "none"
 
 
@@ -44,7 +44,8 @@ SHIPPED = {
     "dcgan-digiface": Shipped(
         "encoder_dcgan-digiface.npz", "3d1314b821662f06cb8617454d40d27902132b198ab556e5c13b89dd61cd1703",
         "python resnet.py --config configs/encoder-dcgan-digiface.json && python ship_encoder.py "
-        "--checkpoints checkpoints/dcgan-digiface-w32-zpix --out weights/encoder_dcgan-digiface.npz"),
+        "--checkpoints checkpoints/dcgan-digiface-w32-zpix --out weights/encoder_dcgan-digiface.npz "
+        "--hybrid-steps 99 --hybrid-lr 0.1"),
 }
 
 
