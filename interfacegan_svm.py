@@ -19,6 +19,8 @@ Commands (each has --help):
         --attribute age --condition gender
     python interfacegan_svm.py edit --boundaries ... --attribute smile --latents results/resnet
     python interfacegan_svm.py edit --boundaries ... --attribute age --absolute   # to z . n = -3 ... 3
+    python interfacegan_svm.py edit --boundaries boundaries/dcgan-digiface --attribute smile \
+        --tuned results/photos/astronaut/tuned.npz   # a photo's face, through its tuned generator
 The paper's setting: a CelebA classifier, `score --n 500000`, `boundaries --top 10000`.
 """
 import dataclasses
@@ -31,6 +33,7 @@ from faceinv.config import override, setting
 from faceinv.editing import attributes, boundaries, edits, eyeglasses_score
 from faceinv.editing.attribute_classifier import ClassifierConfig
 from faceinv.errors import InputError
+from faceinv.inversion import tuning
 from faceinv.models.generators import (
     GENERATOR,
     GENERATOR_HELP,
@@ -121,6 +124,8 @@ class EditCommand:
                                     "not offsets from where it is")
     steps: int = setting(edits.EDIT_STEPS, "faces along each edit")
     generator: str = setting(None, "(default: the one the boundaries were fitted for)", type=str)
+    tuned: str = setting(None, "render through a generator tuned to a photo: the tuned.npz invert_photo.py "
+                               "writes (default latents: the latent.npy beside it)", type=str)
     out: str = setting(None, "edit folder (default: beside the boundary folder, 'edits')", type=str, output=True)
 
 
@@ -282,6 +287,11 @@ def edit(a):
             raise InputError(f"no boundary for {name!r} in {a.boundaries}; it has "
                              f"{', '.join(record['attributes'])}")
     generator = load_generator(a.generator or record.get("generator") or GENERATOR)
+    if a.tuned:
+        generator, _ = tuning.load_tuned(a.tuned, generator)
+        beside = os.path.join(os.path.dirname(os.path.abspath(a.tuned)), "latent.npy")
+        if a.latents is None and os.path.isfile(beside):
+            a = dataclasses.replace(a, latents=beside)
 
     def normal(name):
         return boundaries.load_boundary(os.path.join(a.boundaries, f"{name}.npy"), generator.latent_dim)
@@ -300,7 +310,8 @@ def edit(a):
     summary = {"attribute": a.attribute, "conditions": a.condition, "alphas": alphas.tolist(),
                "alphas_are": "distances from the boundary" if a.absolute else "offsets along the direction",
                "latents": a.latents or f"random, seed {a.seed}", "count": len(latents),
-               "generator": generator.handle, "generator_label": generator.label}
+               "generator": generator.handle, "generator_label": generator.label,
+               "tuned": os.path.abspath(a.tuned) if a.tuned else None}
     if hasattr(generator, "attribute_scores"):
         true = generator.attribute_scores(path.reshape(-1, generator.latent_dim)).reshape(*path.shape[:2], -1)
         summary["true_scores_mean"] = {n: true[:, :, i].mean(axis=0).round(4).tolist()

@@ -124,7 +124,7 @@ def test_state_dict_keys_and_shapes_are_checked(state, change, key):
     broken = dict(state)
     change(broken)
     with pytest.raises(InputError, match=key.replace(".", r"\.")):
-        dcgan.DCGANFaces(broken)
+        dcgan.build_model(broken)
 
 
 # --- The checkpoint reader, on hand-built checkpoints. ---

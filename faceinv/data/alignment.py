@@ -16,6 +16,9 @@ from faceinv.errors import InputError
 from faceinv.models.templates import CELEBA_PROGAN
 
 MIN_FACE_SIZE = 20  # pixels: MTCNN's smallest face (its own default)
+# A photo's faces are those MTCNN gives at least this confidence; below it, on the
+# insightface sample images, it returned patches of background and hands.
+MIN_CONFIDENCE = 0.95
 DETECT_MAX_SIDE = 1024  # larger photos are shrunk for detection only: MTCNN's cost grows with area
 
 
@@ -62,9 +65,10 @@ class FaceDetector:
         self._mtcnn = MTCNN()
         self.min_face_size = min_face_size
 
-    def detections(self, image):
-        """Every face MTCNN finds in a uint8 RGB image, most confident first, as
-        (landmarks [5, 2] float, confidence, box area in pixels) in the image's coordinates."""
+    def detections(self, image, min_confidence=0.0):
+        """Every face MTCNN finds in a uint8 RGB image at `min_confidence` or above, most
+        confident first, as (landmarks [5, 2] float, confidence, box area in pixels) in the
+        image's coordinates."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"face detection needs a uint8 RGB image, not {image.dtype} {image.shape}")
@@ -76,6 +80,8 @@ class FaceDetector:
         found = self._mtcnn.detect_faces(image, output_type="numpy", min_face_size=self.min_face_size)
         faces = []
         for row in sorted(found, key=lambda r: -r[5]):
+            if row[5] < min_confidence:
+                continue
             # Columns 1-4 hold the box (x, y, width, height), 6-10 the five x, 11-15
             # the five y; MTCNN counts pixel centres at integers, we at i + 0.5.
             points = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float64) + 0.5
@@ -88,6 +94,21 @@ class FaceDetector:
         uint8 RGB image, or (None, 0.0) when there is none."""
         faces = self.detections(image)
         return (faces[0][0], faces[0][1]) if faces else (None, 0.0)
+
+    def photo_faces(self, image):
+        """The faces of a photo, at MIN_CONFIDENCE or above, largest first: face 0 is the one
+        the photo scripts and the page use unless told another (--face N)."""
+        return sorted(self.detections(image, MIN_CONFIDENCE), key=lambda face: -face[2])
+
+    def align_photo_face(self, image, size, template, index=0, where="the photo"):
+        """Face `index` of photo_faces, aligned to size x size uint8, and how many faces there are."""
+        faces = self.photo_faces(image)
+        if not faces:
+            raise InputError(f"MTCNN found no face in {where} (at confidence {MIN_CONFIDENCE} or above)")
+        if not 0 <= index < len(faces):
+            raise InputError(f"--face {index} asked for, but {where} has {len(faces)} face"
+                             f"{'s' if len(faces) > 1 else ''} (0 to {len(faces) - 1}, largest first)")
+        return warp(image, faces[index][0], size, template), len(faces)
 
     def align(self, image, size, template=CELEBA_PROGAN):
         """The most confident face of a uint8 RGB image as an aligned uint8 size x

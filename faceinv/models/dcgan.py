@@ -100,8 +100,8 @@ class DCGANFaces:
     resolution = RESOLUTION
     template = TEMPLATE
 
-    def __init__(self, state):
-        self.model = build_model(state)
+    def __init__(self, model):
+        self.model = model
         # XLA halves the CPU time of a forward pass at batch 16-64 (TF's own transposed
         # convolution is slow there) and leaves a step through its gradient as fast;
         # the price is a compilation (0.5-2 s) for each new batch size.
@@ -113,6 +113,10 @@ class DCGANFaces:
 
     def __call__(self, z):
         return self._render(tf.convert_to_tensor(z, tf.float32))
+
+    def with_model(self, model):
+        """The same generator drawing with another copy of its network (a tuned one)."""
+        return type(self)(model)
 
 
 def load_state_dict():
@@ -127,4 +131,4 @@ def load_state_dict():
 @functools.lru_cache(maxsize=1)
 def load_dcgan():
     """One generator per process: its weights are read and its model built once."""
-    return DCGANFaces(load_state_dict())
+    return DCGANFaces(build_model(load_state_dict()))

@@ -1,0 +1,194 @@
+"""Pivotal tuning (Roich et al. 2021): a copy of the generator fitted to one photo.
+
+A real photograph lies outside what the DCGAN draws, so its inversion keeps
+the pose and colouring but not the person. Tuning moves the generator instead
+of the latent: a copy of the generator's weights is fine-tuned so that the
+pivot (the hybrid's latent) renders the aligned photo, with the pixel loss.
+The shared generator is never touched; every photo gets its own copy.
+
+Tuning every weight to one face also changes what the generator draws away
+from the pivot, and latent edits then stop acting or show a ghost of the face.
+Two knobs hold them, both measured in docs/photos.md:
+- `layers`: tune only the last K layers (the DCGAN has 5; the early ones set
+  the pose and shape that edits move, the late ones the texture of a person);
+- the locality term (PTI's): random latents at `locality_radius` from the
+  pivot must render as the untuned generator renders them, with weight
+  `locality_weight`.
+
+A tuned generator is written as its difference from the untuned one, in
+float16, in a weights file that cannot run code (faceinv/models/weights_file.py),
+and is refused by a generator other than its own.
+"""
+import dataclasses
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from faceinv.errors import InputError
+from faceinv.models import weights_file
+
+TUNE_STEPS, TUNE_LR = 100, 3e-4
+TUNE_LAYERS = 5                 # layers tuned, counted from the output; the DCGAN has 5
+LOCALITY_WEIGHT, LOCALITY_RADIUS = 0.0, 2.0
+KIND = "tuned-generator"
+DIFF_DTYPE = np.float16
+
+
+def tunable(generator):
+    """Whether the generator's weights are a Keras model this module can copy and tune."""
+    return isinstance(getattr(generator, "model", None), keras.Model) and hasattr(generator, "with_model")
+
+
+def check_tunable(generator):
+    if not tunable(generator):
+        raise InputError(f"{generator.label} cannot be tuned: its weights are not a Keras model here "
+                         "(a TF-Hub module is a fixed signature); run with --tune 0")
+
+
+def _weighted_layers(model):
+    """The model's layers that hold weights, input to output; a batch norm counts with the
+    convolution before it."""
+    groups = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if isinstance(layer, keras.layers.BatchNormalization) and groups:
+            groups[-1].append(layer)
+        else:
+            groups.append([layer])
+    return groups
+
+
+def _copy(model):
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def _tuned_variables(model, layers):
+    groups = _weighted_layers(model)
+    if not 1 <= layers <= len(groups):
+        raise InputError(f"--tune-layers must be between 1 and {len(groups)}, not {layers}")
+    model.trainable = True
+    chosen = [layer for group in groups[-layers:] for layer in group]
+    for layer in model.layers:
+        layer.trainable = layer in chosen
+    return model.trainable_variables
+
+
+@dataclasses.dataclass
+class TuneSettings:
+    steps: int = TUNE_STEPS
+    learning_rate: float = TUNE_LR
+    layers: int = TUNE_LAYERS
+    locality_weight: float = LOCALITY_WEIGHT
+    locality_radius: float = LOCALITY_RADIUS
+    seed: int = 0
+
+    def check(self):
+        if self.steps < 0:
+            raise InputError(f"--tune must be 0 (off) or a positive number of steps, not {self.steps}")
+        if not self.learning_rate > 0:
+            raise InputError(f"--tune-lr must be positive, not {self.learning_rate}")
+        if self.locality_weight < 0 or self.locality_radius < 0:
+            raise InputError("--locality-weight and --locality-radius must be >= 0")
+        return self
+
+
+@dataclasses.dataclass
+class Tuning:
+    generator: object       # the tuned copy: the same interface as the generator
+    losses: np.ndarray      # [steps] the pixel loss (MAE) at the pivot before each step
+    seconds: float
+
+
+def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None):
+    """Fit a copy of `generator` so that `pivot` [1, latent_dim] renders `face` [R, R, 3] in [0, 1].
+    `on_step(step, tuned)` is called after every step; the shared generator is left as it was."""
+    settings.check()
+    check_tunable(generator)
+    face = np.asarray(face, np.float32)
+    if face.shape != (generator.resolution, generator.resolution, 3):
+        raise InputError(f"the face to tune to is {face.shape}, the generator draws "
+                         f"{(generator.resolution,) * 2 + (3,)}")
+    model = _copy(generator.model)
+    variables = _tuned_variables(model, settings.layers)
+    tuned = _tuned_copy(generator, model)
+    optimizer = keras.optimizers.Adam(settings.learning_rate)
+    target = tf.constant(face[None])
+    pivot = tf.constant(np.asarray(pivot, np.float32).reshape(1, -1))
+    local = settings.locality_weight > 0
+
+    @tf.function(jit_compile=True)
+    def step(nearby):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.abs(tuned._forward(pivot) - target))
+            total = loss
+            if local:
+                drift = tf.reduce_mean(tf.abs(tuned._forward(nearby) - generator._forward(nearby)))
+                total = loss + settings.locality_weight * drift
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(settings.seed)
+    losses = np.zeros(settings.steps, np.float32)
+    start = time.perf_counter()
+    for i in range(settings.steps):
+        losses[i] = float(step(tf.constant(_nearby(rng, pivot.numpy(), settings.locality_radius))))
+        if on_step is not None:
+            on_step(i + 1, tuned)
+    model.trainable = False
+    return Tuning(tuned, losses, time.perf_counter() - start)
+
+
+def _nearby(rng, pivot, radius, count=1):
+    """PTI's locality samples: latents `radius` from the pivot, towards random ones."""
+    away = rng.standard_normal((count, pivot.shape[1])).astype(np.float32) - pivot
+    return pivot + radius * away / np.linalg.norm(away, axis=1, keepdims=True)
+
+
+def _tuned_copy(generator, model):
+    tuned = generator.with_model(model)
+    tuned.untuned = generator
+    tuned.label = f"{generator.label}, tuned to one photo"
+    return tuned
+
+
+def save_tuned(path, tuned, record):
+    """Write a tuned generator as float16 differences from its untuned weights (only the
+    tuned variables); `record` (the photo, the pivot, the settings) goes in its settings.
+    Returns the SHA-256."""
+    untuned = tuned.untuned
+    diffs = {}
+    for before, after in zip(untuned.model.weights, tuned.model.weights):
+        change = np.asarray(after) - np.asarray(before)
+        if np.any(change):
+            diffs[before.path] = change.astype(DIFF_DTYPE)
+    meta = dict(record, kind=KIND, generator=untuned.handle, generator_label=untuned.label)
+    return weights_file.write(path, diffs, meta)
+
+
+def load_tuned(path, generator):
+    """The tuned copy of `generator` a file written by save_tuned describes; a file tuned
+    for another generator is refused. Returns (tuned generator, the file's settings)."""
+    arrays, meta = weights_file.read(path)
+    if meta.get("kind") != KIND:
+        raise InputError(f"{path} is not a tuned generator (it is {meta.get('kind', 'an unknown kind')})")
+    if meta.get("generator") != generator.handle:
+        raise InputError(f"{path} was tuned for the generator {meta.get('generator')}, not {generator.handle}")
+    check_tunable(generator)
+    model = _copy(generator.model)
+    by_path = {v.path: (v, twin) for v, twin in zip(generator.model.weights, model.weights)}
+    unknown = sorted(set(arrays) - set(by_path))
+    if unknown:
+        raise InputError(f"{path} changes {unknown[0]}, which {generator.handle} does not have")
+    for name, change in arrays.items():
+        before, twin = by_path[name]
+        if change.shape != tuple(before.shape) or not np.all(np.isfinite(change)):
+            raise InputError(f"{path}: {name} has shape {change.shape} or non-finite values; "
+                             f"the generator's is {tuple(before.shape)}")
+        twin.assign(np.asarray(before) + change.astype(np.float32))
+    model.trainable = False
+    return _tuned_copy(generator, model), meta
