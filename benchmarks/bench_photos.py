@@ -53,6 +53,7 @@ from faceinv.report import metrics  # noqa: E402
 EDITS = {"pose": yaw, "smile": mouth_width}  # the boundary and the landmark score that measures it
 EDIT_ALPHA = 2.0
 LANDMARK_SIZE = 128  # renders are enlarged for MTCNN, whose smallest face is 20 px
+GRID_SIZE = 128      # the grid's faces, enlarged from the DCGAN's 64 px so that people can see them
 
 
 @dataclasses.dataclass
@@ -85,10 +86,13 @@ def identity(facenet, faces, references):
     return np.sum(np.asarray(a) * np.asarray(b), axis=1)
 
 
+def enlarged(face, size):
+    return np.asarray(Image.fromarray(files.to_uint8(face)).resize((size, size), Image.Resampling.BICUBIC))
+
+
 def landmark_score(detector, face, score):
     """The landmark score of one rendered face, NaN where MTCNN finds none."""
-    big = Image.fromarray(files.to_uint8(face)).resize((LANDMARK_SIZE,) * 2, Image.Resampling.BICUBIC)
-    found = detector.detections(np.asarray(big))
+    found = detector.detections(enlarged(face, LANDMARK_SIZE))
     return score(found[0][0]) if found else float("nan")
 
 
@@ -126,6 +130,9 @@ def measure_face(face, generator, encoder, hybrid, settings, normals, facenet, d
             edited = np.asarray(gen(ends))
             pictures += list(edited)
             row[f"{attribute}_{which}_id"] = float(np.mean(identity(facenet, edited, [face.aligned] * 2)))
+            # The ceiling an edit allows: the same generator's face before and after it.
+            unedited = np.asarray(gen(pivot))[0]
+            row[f"{attribute}_{which}_self_id"] = float(np.mean(identity(facenet, edited, [unedited] * 2)))
             scores = [landmark_score(detector, f, EDITS[attribute]) for f in edited]
             row[f"{attribute}_{which}_change"] = scores[1] - scores[0]
         row[f"{attribute}_effect"] = row[f"{attribute}_tuned_change"] / row[f"{attribute}_untuned_change"]
@@ -194,7 +201,7 @@ def main(argv=None):
         row, pictures = measure_face(face, generator, encoder, hybrid, settings, normals, facenet, detector)
         rows.append(row)
         if face.public:
-            grid += pictures
+            grid += [enlarged(picture, GRID_SIZE) for picture in pictures]
         print("  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     header, body, edit_header, edit_body = table(rows, list(EDITS))
     result = summary(rows, list(EDITS))
@@ -214,7 +221,7 @@ def main(argv=None):
     files.save_json(os.path.join(args.out, config.CONFIG_FILE), vars(args))
     if grid:
         titles = ["photo", "hybrid", "tuned"] + [f"{a} {s}{EDIT_ALPHA:g} {w}" for a in EDITS
-                                                 for w in ("untuned", "tuned") for s in "-+"]
+                                                 for w in ("plain", "tuned") for s in "-+"]
         files.save_grid(os.path.join(args.out, "grid.png"), np.stack(grid), len(titles),
                         generator.label, titles)
     print(f"wrote {args.out}")

@@ -47,7 +47,7 @@ def no_saved_encoders(tmp_path, monkeypatch, no_shipped_encoder):
 def test_without_an_encoder_it_falls_back_to_optimisation(photos, boundaries, no_saved_encoders, tmp_path, capsys):
     out = tmp_path / "out"
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--steps", "3",
-                       "--boundaries", str(boundaries), "--edit-steps", "3", "--out", str(out)])
+                       "--boundaries", str(boundaries), "--edit-steps", "3", "--tune", "0", "--out", str(out)])
     printed = capsys.readouterr().out
     assert "no trained encoder" in printed and "falling back to optimisation" in printed
     assert "identity similarity" in printed
@@ -75,7 +75,7 @@ def test_with_an_encoder_it_refines_the_encoders_guess(photos, tmp_path, capsys)
     export_encoder(build_encoder(32, 100), str(encoder), {"generator": HANDLE, "latent_dim": 100})
     out = tmp_path / "out"
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--encoder", str(encoder),
-                       "--steps", "2", "--boundaries", str(tmp_path / "none"), "--out", str(out)])
+                       "--steps", "2", "--boundaries", str(tmp_path / "none"), "--tune", "0", "--out", str(out)])
     printed = capsys.readouterr().out
     assert "encoder + Adam: 2 steps" in printed and "no pose boundary" in printed
     assert (out / "encoder.png").exists() and not (out / "pose.png").exists()
@@ -88,13 +88,13 @@ def test_the_comparisons_encoder_is_found_with_its_hybrid_settings(photos, no_sa
     export_encoder(build_encoder(32, 100), folder, {"generator": HANDLE, "latent_dim": 100})
     out = tmp_path / "out"
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--boundaries", str(tmp_path / "none"),
-                       "--out", str(out)])
+                       "--tune", "0", "--out", str(out)])
     record = json.loads((out / "photo.json").read_text())
     setting = comparison.SETTINGS["cpu-2h"]
     assert record["encoder"] == os.path.abspath(folder)
     assert (record["steps"], record["learning_rate"]) == (setting["hybrid_steps"], setting["hybrid_lr"])
     invert_photo.main([str(photos / "astronaut.png"), "--generator", HANDLE, "--encoder", "none", "--steps", "2",
-                       "--boundaries", str(tmp_path / "none"), "--out", str(out)])
+                       "--boundaries", str(tmp_path / "none"), "--tune", "0", "--out", str(out)])
     record = json.loads((out / "photo.json").read_text())
     assert record["encoder"] is None and record["learning_rate"] == invert_photo.BASELINE_LR  # asked for: no encoder
     assert "falling back" not in capsys.readouterr().out
