@@ -33,7 +33,7 @@ import numpy as np
 from faceinv import cli, config, files
 from faceinv.config import setting
 from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
-from faceinv.editing.boundaries import load_boundary
+from faceinv.editing.boundaries import load_boundary, load_boundary_folder
 from faceinv.editing.edits import EDIT_END, EDIT_START, EDIT_STEPS, edit_path, render_edits, save_edit_grid
 from faceinv.errors import InputError
 from faceinv.inversion import tuning
@@ -67,6 +67,12 @@ class Config:
     tune_layers: int = setting(tuning.TUNE_LAYERS, "layers tuned, counted from the output")
     locality_weight: float = setting(tuning.LOCALITY_WEIGHT, "weight of PTI's locality term (0: none)")
     locality_radius: float = setting(tuning.LOCALITY_RADIUS, "distance from the pivot of its samples")
+    tune_edit_steps: int = setting(tuning.EDIT_STEPS, "edit-aware tuning steps after --tune's, 0 for none")
+    identity_weight: float = setting(tuning.IDENTITY_WEIGHT, "edit-aware tuning: weight of the photo's FaceNet "
+                                                             "identity on edited faces")
+    structure_weight: float = setting(tuning.STRUCTURE_WEIGHT, "edit-aware tuning: weight of the edits' coarse "
+                                                               "structure, held to the untuned generator's")
+    edit_range: float = setting(tuning.EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     attribute: str = setting("pose", "the boundary to edit along")
     start: float = setting(EDIT_START, "first step along the boundary")
@@ -103,7 +109,10 @@ def with_encoder_steps(c):
 
 
 def tune_settings(c):
-    return tuning.TuneSettings(c.tune, c.tune_lr, c.tune_layers, c.locality_weight, c.locality_radius).check()
+    return tuning.TuneSettings(steps=c.tune, learning_rate=c.tune_lr, layers=c.tune_layers,
+                               locality_weight=c.locality_weight, locality_radius=c.locality_radius,
+                               edit_steps=c.tune_edit_steps, identity_weight=c.identity_weight,
+                               structure_weight=c.structure_weight, edit_range=c.edit_range).check()
 
 
 def with_tuning(c, generator):
@@ -159,7 +168,10 @@ def invert(c):
     similarity = identity_similarity(facenet, face, reconstruction)
     tuned = None
     if c.tune > 0:
-        tuned = tuning.tune_generator(generator, face, recovery.latents, tune_settings(c))
+        # Edit-aware tuning keeps the person along every boundary of the folder (the page's sliders).
+        directions = list(load_boundary_folder(c.boundaries, generator.latent_dim).values())
+        tuned = tuning.tune_generator(generator, face, recovery.latents, tune_settings(c), directions=directions,
+                                      facenet=facenet)
         tuned_face = np.asarray(tuned.generator(recovery.latents))[0]
 
     os.makedirs(c.out, exist_ok=True)

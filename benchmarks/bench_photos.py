@@ -114,7 +114,8 @@ def measure_face(face, generator, encoder, hybrid, settings, normals, facenet, d
     row["encoder_s"] = time.perf_counter() - started
     pivot, hybrid_face, seconds = invert(generator, face.aligned, guess, *hybrid)
     row["hybrid_s"] = row["encoder_s"] + seconds
-    tuned = tuning.tune_generator(generator, face.aligned, pivot, settings)
+    tuned = tuning.tune_generator(generator, face.aligned, pivot, settings, directions=np.concatenate(
+        list(normals.values())), facenet=facenet)
     tuned_face = np.asarray(tuned.generator(pivot))[0]
     row["tuned_s"] = row["hybrid_s"] + tuned.seconds
     row["tune_only_s"] = tuned.seconds
@@ -176,12 +177,18 @@ def main(argv=None):
     parser.add_argument("--tune-layers", type=int, default=tuning.TUNE_LAYERS)
     parser.add_argument("--locality-weight", type=float, default=tuning.LOCALITY_WEIGHT)
     parser.add_argument("--locality-radius", type=float, default=tuning.LOCALITY_RADIUS)
+    parser.add_argument("--tune-edit-steps", type=int, default=tuning.EDIT_STEPS)
+    parser.add_argument("--identity-weight", type=float, default=tuning.IDENTITY_WEIGHT)
+    parser.add_argument("--structure-weight", type=float, default=tuning.STRUCTURE_WEIGHT)
+    parser.add_argument("--edit-range", type=float, default=tuning.EDIT_RANGE)
     parser.add_argument("--facenet", default=FACENET)
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces")
     parser.add_argument("--out", default=os.path.join(PATH_RESULTS, "photos_bench"))
     args = parser.parse_args(argv)
-    settings = tuning.TuneSettings(args.tune, args.tune_lr, args.tune_layers, args.locality_weight,
-                                   args.locality_radius).check()
+    settings = tuning.TuneSettings(
+        steps=args.tune, learning_rate=args.tune_lr, layers=args.tune_layers, locality_weight=args.locality_weight,
+        locality_radius=args.locality_radius, edit_steps=args.tune_edit_steps, identity_weight=args.identity_weight,
+        structure_weight=args.structure_weight, edit_range=args.edit_range).check()
     generator = load_generator(args.generator)
     tuning.check_tunable(generator)
     choice = choose_encoder(generator_tag(args.generator), args.encoder)

@@ -109,6 +109,14 @@ def load_boundary(path, latent_dim):
     return normal / norm
 
 
+def load_boundary_folder(folder, latent_dim):
+    """Every <attribute>.npy of a boundary folder, name -> unit normal; {} where there is no folder."""
+    if not folder or not os.path.isdir(folder):
+        return {}
+    return {name[:-4]: load_boundary(os.path.join(folder, name), latent_dim)
+            for name in sorted(os.listdir(folder)) if name.endswith(".npy")}
+
+
 def cosine_matrix(normals):
     n = np.stack([np.asarray(v, np.float64) / np.linalg.norm(v) for v in normals])
     return n @ n.T

@@ -32,6 +32,10 @@ from faceinv.models import weights_file
 TUNE_STEPS, TUNE_LR = 100, 3e-4
 TUNE_LAYERS = 5                 # layers tuned, counted from the output; the DCGAN has 5
 LOCALITY_WEIGHT, LOCALITY_RADIUS = 0.0, 2.0
+EDIT_STEPS = 0                  # edit-aware steps after the plain ones
+IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.03, 3.0
+EDIT_RANGE = 3.0                # edits are sampled up to this far along a boundary: the page's slider range
+STRUCTURE_POOL = 8              # the structure term compares faces averaged over 8 x 8 pixel blocks
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
 
@@ -85,16 +89,26 @@ class TuneSettings:
     layers: int = TUNE_LAYERS
     locality_weight: float = LOCALITY_WEIGHT
     locality_radius: float = LOCALITY_RADIUS
+    edit_steps: int = EDIT_STEPS
+    identity_weight: float = IDENTITY_WEIGHT
+    structure_weight: float = STRUCTURE_WEIGHT
+    edit_range: float = EDIT_RANGE
     seed: int = 0
 
     def check(self):
-        if self.steps < 0:
-            raise InputError(f"--tune must be 0 (off) or a positive number of steps, not {self.steps}")
+        if self.steps < 0 or self.edit_steps < 0:
+            raise InputError(f"--tune must be 0 (off) or a positive number of steps, not {self.steps}, "
+                             f"and --tune-edit-steps 0 or more, not {self.edit_steps}")
         if not self.learning_rate > 0:
             raise InputError(f"--tune-lr must be positive, not {self.learning_rate}")
-        if self.locality_weight < 0 or self.locality_radius < 0:
-            raise InputError("--locality-weight and --locality-radius must be >= 0")
+        if min(self.locality_weight, self.locality_radius, self.identity_weight, self.structure_weight,
+               self.edit_range) < 0:
+            raise InputError("the tuning weights, radius and edit range must be >= 0")
         return self
+
+    @property
+    def edit_aware(self):
+        return self.edit_steps > 0 and (self.identity_weight > 0 or self.structure_weight > 0)
 
 
 @dataclasses.dataclass
@@ -104,8 +118,12 @@ class Tuning:
     seconds: float
 
 
-def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None):
+def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None, directions=None, facenet=None):
     """Fit a copy of `generator` so that `pivot` [1, latent_dim] renders `face` [R, R, 3] in [0, 1].
+    With settings.edit_aware, settings.edit_steps more steps follow, each of which also takes
+    an edit of the pivot, a random amount up to settings.edit_range along one of `directions`
+    [K, latent_dim] (the boundaries the visitor edits along), and asks that it keeps the photo's FaceNet identity (`facenet`) and that its
+    coarse structure (8 x 8 pixel means) is the photo's, moved as the untuned generator moves it.
     `on_step(step, tuned)` is called after every step; the shared generator is left as it was."""
     settings.check()
     check_tunable(generator)
@@ -113,30 +131,54 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     if face.shape != (generator.resolution, generator.resolution, 3):
         raise InputError(f"the face to tune to is {face.shape}, the generator draws "
                          f"{(generator.resolution,) * 2 + (3,)}")
+    if settings.edit_aware and (directions is None or not len(directions)):
+        raise InputError("edit-aware tuning needs the boundaries it edits along (none were found)")
+    if settings.identity_weight > 0 and facenet is None:
+        raise InputError("tuning with an identity weight needs a FaceNet")
     model = _copy(generator.model)
     variables = _tuned_variables(model, settings.layers)
     tuned = _tuned_copy(generator, model)
     optimizer = keras.optimizers.Adam(settings.learning_rate)
     target = tf.constant(face[None])
     pivot = tf.constant(np.asarray(pivot, np.float32).reshape(1, -1))
-    local = settings.locality_weight > 0
+    identity = tf.constant(facenet(target)[1]) if settings.identity_weight > 0 else None
 
-    @tf.function(jit_compile=True)
-    def step(nearby):
+    def coarse(images):
+        return tf.nn.avg_pool2d(images, STRUCTURE_POOL, STRUCTURE_POOL, "VALID")
+
+    def step(nearby, edited, edit_aware):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(tuned._forward(pivot) - target))
             total = loss
-            if local:
+            if settings.locality_weight > 0:
                 drift = tf.reduce_mean(tf.abs(tuned._forward(nearby) - generator._forward(nearby)))
-                total = loss + settings.locality_weight * drift
+                total += settings.locality_weight * drift
+            if edit_aware:
+                faces = tuned._forward(edited)
+                plain = generator._forward(tf.concat([pivot, edited], 0))
+                if settings.identity_weight > 0:
+                    total += settings.identity_weight * (1.0 - tf.reduce_sum(facenet(faces)[1] * identity))
+                if settings.structure_weight > 0:  # the photo's coarse structure, moved as the generator moves it
+                    wanted = coarse(target) + coarse(plain[1:]) - coarse(plain[:1])
+                    total += settings.structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - wanted))
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return loss
 
+    fit_step = tf.function(lambda nearby, edited: step(nearby, edited, False), jit_compile=True)
+    # With FaceNet inside, XLA's compilation costs more than it saves.
+    edit_step = tf.function(lambda nearby, edited: step(nearby, edited, True),
+                            jit_compile=settings.identity_weight == 0)
     rng = np.random.default_rng(settings.seed)
-    losses = np.zeros(settings.steps, np.float32)
+    directions = np.asarray(directions if directions is not None and len(directions) else np.zeros(
+        (1, pivot.shape[1])), np.float32).reshape(-1, pivot.shape[1])
+    total_steps = settings.steps + (settings.edit_steps if settings.edit_aware else 0)
+    losses = np.zeros(total_steps, np.float32)
     start = time.perf_counter()
-    for i in range(settings.steps):
-        losses[i] = float(step(tf.constant(_nearby(rng, pivot.numpy(), settings.locality_radius))))
+    for i in range(total_steps):
+        edited = pivot.numpy() + rng.uniform(-settings.edit_range, settings.edit_range) * directions[
+            rng.integers(len(directions))]
+        nearby = _nearby(rng, pivot.numpy(), settings.locality_radius)
+        losses[i] = float((fit_step if i < settings.steps else edit_step)(tf.constant(nearby), tf.constant(edited)))
         if on_step is not None:
             on_step(i + 1, tuned)
     model.trainable = False
