@@ -119,7 +119,7 @@ def test_two_visitors_at_once_each_get_their_own_face(page, photos):
 
 def test_bad_photos_are_one_message_and_the_page_keeps_serving(page, photos):
     url, _ = page
-    for name, message in (("notes.jpg", "cannot read image"), ("coffee.png", "no face found")):
+    for name, message in (("notes.jpg", "cannot read image"), ("coffee.png", "found no face")):
         info, reconstruction, latent, _ = _invert(url, photos / name)
         assert info.startswith("**error:**") and message in info and latent is None
     client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))

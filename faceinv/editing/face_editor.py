@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from faceinv import files
-from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector, warp
+from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
 from faceinv.editing.boundaries import load_boundary
 from faceinv.editing.edits import conditional_direction
 from faceinv.errors import InputError
@@ -63,7 +63,8 @@ class FaceEditor:
                 for name in sorted(os.listdir(folder)) if name.endswith(".npy")}
 
     def prepare(self, image):
-        """The largest face of a uint8 RGB photo, aligned; and notes for the visitor."""
+        """Face 0 of a uint8 RGB photo (the largest, as invert_photo.py picks it), aligned;
+        and notes for the visitor."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"the photo must be an RGB image, not an array of shape {image.shape}")
@@ -74,13 +75,10 @@ class FaceEditor:
             notes.append(f"the photo ({image.shape[1]}x{image.shape[0]}) was downscaled to {size[0]}x{size[1]}")
             image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
         with self._lock:
-            faces = self.detector.detections(image)
-        if not faces:
-            raise InputError("no face found in the photo")
-        if len(faces) > 1:
-            notes.append(f"{len(faces)} faces found: the largest is used")
-        landmarks = max(faces, key=lambda face: face[2])[0]
-        aligned = warp(image, landmarks, self.generator.resolution, self.generator.template)
+            aligned, count = self.detector.align_photo_face(image, self.generator.resolution,
+                                                            self.generator.template, 0, "the photo")
+        if count > 1:
+            notes.append(f"{count} faces found: the largest is used")
         return aligned.astype(np.float32) / 255.0, notes
 
     def render(self, latent):
