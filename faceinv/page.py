@@ -23,12 +23,18 @@ from faceinv.models import weights_file
 # System fonts only: Gradio's default theme fetches web fonts, and the page must render offline.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 SLIDER_RANGE = 3.0  # InterFaceGAN's edits: up to 3 units either side of a boundary
-IMAGE_HEIGHT = 192  # pixels on the page: the DCGAN's 64x64 faces are shown enlarged
+IMAGE_HEIGHT = 192  # pixels on the page: the DCGAN's 64x64 faces are shown enlarged (downloads stay 64x64)
 THUMBNAIL_SIDE = 384
+# Gradio fits a picture in its frame with object-fit: scale-down, which never enlarges, so a
+# height alone left the 64x64 faces 64 px tall. The faces fill their frame, pixel for pixel,
+# below the label Gradio floats over the frame's top edge (LABEL_SPACE pixels).
+FACE_CLASS, LABEL_SPACE = "face", 32
+FACE_CSS = (f".{FACE_CLASS} .image-frame {{ padding-top: {LABEL_SPACE}px; }} "
+            f".{FACE_CLASS} img {{ object-fit: contain !important; image-rendering: pixelated; }}")
 
 
 def launch_options():
-    return {"theme": THEME, "footer_links": []}
+    return {"theme": THEME, "css": FACE_CSS, "footer_links": []}
 
 
 def _image(face):
@@ -166,8 +172,10 @@ def build_page(editor, missing, out, settings):
         return _image(editor.eyeglasses(face, direction)), note
 
     def face_image(label, **options):
-        """An output of the generator's faces, sent as PNG: Gradio's default, lossy WebP, blurs a 64x64 face."""
-        return gr.Image(label=label, interactive=False, height=IMAGE_HEIGHT, format="png", **options)
+        """An output of the generator's faces, drawn about IMAGE_HEIGHT pixels tall (FACE_CSS), sent as
+        PNG: Gradio's default, lossy WebP, blurs a 64x64 face."""
+        return gr.Image(label=label, interactive=False, height=IMAGE_HEIGHT + LABEL_SPACE, format="png",
+                        elem_classes=[FACE_CLASS], **options)
 
     with gr.Blocks(title="Inverse mapping of face GANs", analytics_enabled=False) as page:
         state = gr.State({})
@@ -180,7 +188,8 @@ def build_page(editor, missing, out, settings):
                 # which says so, instead of failing inside Gradio.
                 photo = gr.File(label="photo", file_types=["image"], type="filepath", elem_id="photo")
                 webcam = gr.Image(sources=["webcam"], type="filepath", label="or the webcam", elem_id="webcam")
-            shown_photo = gr.Image(label="the photo", interactive=False, height=IMAGE_HEIGHT, elem_id="shown-photo")
+            shown_photo = gr.Image(label="the photo", interactive=False, height=IMAGE_HEIGHT + LABEL_SPACE,
+                                   elem_id="shown-photo")
             aligned = face_image("aligned (MTCNN)", elem_id="aligned")
             reconstruction = face_image("reconstruction", elem_id="reconstruction")
             if editor.can_tune:

@@ -305,6 +305,17 @@ def _wait(predicate, browser, what, seconds=240):
                          + browser.find_element("css selector", "body").text[:600].replace("\n", " | "))
 
 
+def _drawn_height(driver, element_id):
+    """How tall the page draws a face: its <img>'s height where the browser draws the picture over the
+    whole element (nearest-neighbour, nothing over it), else 0."""
+    from io import BytesIO
+    image = driver.find_element("css selector", f"#{element_id} img")
+    shot = np.asarray(Image.open(BytesIO(image.screenshot_as_png)).convert("RGB"), float)
+    picture = Image.fromarray(_picture(driver, element_id).astype(np.uint8))
+    enlarged = np.asarray(picture.resize(shot.shape[1::-1], Image.Resampling.NEAREST), float)
+    return image.size["height"] if np.abs(shot - enlarged).mean() < 3 else 0
+
+
 def test_in_a_browser_upload_invert_tune_and_move_a_slider(page, photos, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
     url, _, _ = page
@@ -319,12 +330,16 @@ def test_in_a_browser_upload_invert_tune_and_move_a_slider(page, photos, browser
     _wait(lambda: "PSNR" in browser.find_element("css selector", "#tune-info").text, browser, "tune")
     target, untuned = _picture(browser, "aligned"), _picture(browser, "reconstruction")
     assert np.abs(_picture(browser, "tuned") - target).mean() < np.abs(untuned - target).mean()
+    # The 64x64 faces are drawn about 192 px tall (faceinv/page.py's FACE_CSS), not at their own size.
+    for element_id in ("aligned", "reconstruction", "tuned"):
+        _wait(lambda: _drawn_height(browser, element_id) >= 150, browser, f"draw {element_id} large", 20)
     slider = browser.find_element("css selector", "#slider-pose input[type=range]")
     slider.send_keys(Keys.ARROW_RIGHT * 8)  # +2 units of pose
     first = _wait(lambda: _picture(browser, "edited"), browser, "show the edit")
     slider.send_keys(Keys.ARROW_LEFT * 16)  # to -2
     _wait(lambda: (lambda now: now is not None and np.abs(now - first).mean() > 2)(_picture(browser, "edited")),
           browser, "change the edit")
+    _wait(lambda: _drawn_height(browser, "edited") >= 150, browser, "draw the edit large", 20)
     browser.save_screenshot(str(tmp_path / "page.png"))
     if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # how docs/demo_page.png was made (docs/usage.md)
         browser.save_screenshot(os.environ["FACEINV_PAGE_SCREENSHOT"])
