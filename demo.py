@@ -12,8 +12,8 @@ interpolated to, and the attribute inverter adds or removes eyeglasses where
 one is trained: all drawn by the visitor's tuned copy once there is one. The
 page holds a few tuned copies (the least recently used and those unused for
 30 minutes are dropped; the page then says to tune again). The latent (.npy),
-the faces (.png) and the tuned generator (.npz with its .sha256;
-interfacegan_svm.py edit --tuned reads it) can be downloaded. What is missing
+the faces (.png) and the tuned generator (.npz with its .sha256, for
+interfacegan_svm.py edit --tuned) can be downloaded. What is missing
 (no encoder, no boundaries, no inverter, a generator that cannot be tuned)
 is said on the page, with the command that makes it where there is one.
 
