@@ -1,13 +1,21 @@
 """A web page to invert and edit a face: upload a photo or use the webcam.
 
-The page shows the photo's face as MTCNN aligns it to the generator's framing,
-its reconstruction (the encoder's guess, then the refinement steps as they
-run), the FaceNet identity similarity and the time taken; sliders move the
-latent along the InterFaceGAN boundaries (optionally conditional), a second
-face can be interpolated to, and the attribute inverter adds or removes
-eyeglasses where one is trained. The latent (.npy) and the edited face (.png)
-can be downloaded. What is missing (no encoder, no boundaries, no inverter)
-is said on the page with the command that makes it.
+The page shows the photo's face as MTCNN aligns it to the generator's framing
+(face 0, the largest, as invert_photo.py picks it), its reconstruction (the
+encoder's guess, then the refinement steps as they run), the FaceNet identity
+similarity and the time taken. "Tune to this face" then tunes a copy of the
+generator so the inverted latent draws the photo (pivotal tuning,
+faceinv/inversion/tuning.py; --tune steps, 0 for none), showing the face as it
+sharpens, its PSNR and identity similarity. Sliders move the latent along the
+InterFaceGAN boundaries (optionally conditional), a second face can be
+interpolated to, and the attribute inverter adds or removes eyeglasses where
+one is trained: all drawn by the visitor's tuned copy once there is one. The
+page holds a few tuned copies (the least recently used and those unused for
+30 minutes are dropped; the page then says to tune again). The latent (.npy),
+the faces (.png) and the tuned generator (.npz with its .sha256, for
+interfacegan_svm.py edit --tuned) can be downloaded. What is missing
+(no encoder, no boundaries, no inverter, a generator that cannot be tuned)
+is said on the page, with the command that makes it where there is one.
 
     pip install -r requirements-demo.txt
     python demo.py                                  # the trained DCGAN, offline: http://127.0.0.1:7860
@@ -26,6 +34,7 @@ import os
 from faceinv import cli, config, files  # cli first: it quiets TensorFlow's start-up
 from faceinv.config import setting
 from faceinv.errors import InputError
+from faceinv.inversion import tuning
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.generators import GENERATOR_HELP, PHOTO_GENERATOR
@@ -47,6 +56,11 @@ class Config:
     inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
                                   f"inverter in {PATH_INVERTERS} trained for this generator, by its "
                                   "inverter.json, under any run name)", type=str)
+    tune: int = setting(tuning.TUNE_STEPS, "steps of the page's 'Tune to this face', 0 for no such step")
+    tune_lr: float = setting(tuning.TUNE_LR, "tuning's Adam learning rate")
+    tune_layers: int = setting(tuning.TUNE_LAYERS, "layers tuned, counted from the output")
+    locality_weight: float = setting(tuning.LOCALITY_WEIGHT, "weight of PTI's locality term (0: none)")
+    locality_radius: float = setting(tuning.LOCALITY_RADIUS, "distance from the pivot of its samples")
     facenet: str = setting(FACENET, "for the identity similarity: " + FACENET_HELP)
     host: str = setting("127.0.0.1", "address to listen on; another than loopback needs --ssl-certfile")
     port: int = setting(7860, "port (0: Gradio's choice, the first free one from 7860 up)")
@@ -83,12 +97,17 @@ def resolve(c):
     if not loopback and not (c.ssl_certfile and c.ssl_keyfile):
         raise InputError(f"serving on {c.host} needs --ssl-certfile and --ssl-keyfile: browsers give the webcam "
                          "to https:// pages and the loopback address only")
+    tune_settings(c)
     tag = generator_tag(c.generator)
     choice = choose_encoder(tag, c.encoder)
     print(choice.describe())
     return dataclasses.replace(
         c, encoder=choice.path, boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
         inverter=c.inverter or default_inverter(c.generator) or "none")
+
+
+def tune_settings(c):
+    return tuning.TuneSettings(c.tune, c.tune_lr, c.tune_layers, c.locality_weight, c.locality_radius).check()
 
 
 def _is_loopback(host):
@@ -132,8 +151,11 @@ def load_editor(c):
                        "configs/inverter-synthetic.json` for the synthetic faces, `--data dcgan` for the DCGAN "
                        "(after `interfacegan_svm.py score --source eyeglasses`), `--data celeba` for ProGAN-128 "
                        "(the paper's); docs/inverter.md.")
+    if c.tune > 0 and not tuning.tunable(generator):
+        missing.append(f"{generator.label} cannot be tuned (its weights are not a Keras model here): the page "
+                       "has no tuning step.")
     editor = FaceEditor(generator, load_facenet(c.facenet), encoder, c.steps, c.learning_rate, boundaries,
-                        inverter)
+                        inverter, tune_settings=tune_settings(c))
     return editor, missing, c
 
 

@@ -24,9 +24,13 @@ from gradio_client import Client, handle_file  # noqa: E402
 import demo  # noqa: E402
 from faceinv import config  # noqa: E402
 from faceinv.editing import residual_gan  # noqa: E402
+from faceinv.editing.face_editor import TunedGenerators  # noqa: E402
+from faceinv.inversion import tuning  # noqa: E402
+from faceinv.models.generators import load_generator  # noqa: E402
 
 pytestmark = pytest.mark.slow
 HANDLE = "dcgan-digiface"
+TUNE_STEPS = 5  # enough to move the face a long way; the page's default is tuning.TUNE_STEPS
 
 
 def _free_port():
@@ -53,19 +57,28 @@ def photos(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    """The page on a free loopback port: the DCGAN, no encoder (10 Adam steps), the committed
-    boundaries, and a tiny untrained inverter (the eyeglasses buttons need one)."""
+    """The page on a free loopback port: the DCGAN, no encoder (10 Adam steps), 5 tuning steps, the
+    committed boundaries, and a tiny untrained inverter (the eyeglasses buttons need one). Yields
+    (url, its folder, its FaceEditor)."""
     root = tmp_path_factory.mktemp("page")
     inverter = root / "inverter"
     models = [residual_gan.build_generator(name, 4, False) for name in ("add", "remove")]
     residual_gan.export_inverter(*models, str(inverter), {"size": 64, "label": "untrained test inverter"})
-    flags = ["--encoder", "none", "--steps", "10", "--inverter", str(inverter)]
+    flags = ["--encoder", "none", "--steps", "10", "--tune", str(TUNE_STEPS), "--inverter", str(inverter)]
     if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # docs/demo_page.png: the page as `python demo.py` serves it
         flags = []
     settings = config.parse(demo.Config, ["--generator", HANDLE, "--port", str(_free_port()),
                                           "--out", str(root / "out")] + flags)
-    app, url = demo.serve(settings, block=False)
-    yield url, root / "out"
+    loaded, load_editor = {}, demo.load_editor
+
+    def keep_editor(c):
+        loaded["editor"], missing, c = load_editor(c)
+        return loaded["editor"], missing, c
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "load_editor", keep_editor)
+        app, url = demo.serve(settings, block=False)
+    yield url, root / "out", loaded["editor"]
     app.close()
 
 
@@ -84,7 +97,7 @@ def _invert(url, photo):
 
 
 def test_api_inverts_edits_and_interpolates(page, photos):
-    url, out = page
+    url, out, _ = page
     before = _system_gradio_folder()
     info, reconstruction, latent, client = _invert(url, photos / "astronaut.png")
     assert "identity similarity" in info and latent.shape == (1, 100)
@@ -103,7 +116,7 @@ def test_api_inverts_edits_and_interpolates(page, photos):
 
 
 def test_two_visitors_at_once_each_get_their_own_face(page, photos):
-    url, _ = page
+    url, _, _ = page
     alone = {name: _invert(url, photos / name)[2] for name in ("astronaut.png", "mirrored.png")}
     together = {}
     threads = [threading.Thread(target=lambda n=name: together.__setitem__(n, _invert(url, photos / n)[2]))
@@ -118,8 +131,8 @@ def test_two_visitors_at_once_each_get_their_own_face(page, photos):
 
 
 def test_bad_photos_are_one_message_and_the_page_keeps_serving(page, photos):
-    url, _ = page
-    for name, message in (("notes.jpg", "cannot read image"), ("coffee.png", "no face found")):
+    url, _, _ = page
+    for name, message in (("notes.jpg", "cannot read image"), ("coffee.png", "found no face")):
         info, reconstruction, latent, _ = _invert(url, photos / name)
         assert info.startswith("**error:**") and message in info and latent is None
     client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
@@ -130,9 +143,102 @@ def test_bad_photos_are_one_message_and_the_page_keeps_serving(page, photos):
     assert "2 faces found: the largest is used" in info and latent is not None
 
 
+def _pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"), float)
+
+
+def _rendered(generator, latent):
+    """The face a generator draws for a latent, as the page sends it (uint8)."""
+    return np.round(np.clip(np.asarray(generator(np.asarray(latent, np.float32)))[0], 0, 1) * 255)
+
+
+def test_tuning_on_the_page_fits_the_face_and_the_edits_draw_with_it(page, photos):
+    url, _, _ = page
+    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
+    _, aligned, untuned, _, downloads = client.predict(handle_file(str(photos / "astronaut.png")), None,
+                                                       api_name="/invert")
+    tuned, info, files = client.predict(api_name="/tune")
+    assert info.startswith(f"**tuned**, {TUNE_STEPS} steps") and "PSNR" in info
+    target = _pixels(aligned)
+    assert np.abs(_pixels(tuned) - target).mean() < 0.8 * np.abs(_pixels(untuned) - target).mean()
+    names = [os.path.basename(f) for f in files]
+    assert names[:2] == [os.path.basename(f) for f in downloads]  # the inversion's downloads stay
+    assert {"tuned.npz", "tuned.npz.sha256", "tuned.png"} <= set(names)
+    latent = np.load(files[0])
+    loaded, record = tuning.load_tuned(files[names.index("tuned.npz")], load_generator(HANDLE))
+    np.testing.assert_allclose(record["pivot"], latent[0], rtol=1e-6)
+    assert np.abs(_rendered(loaded, latent) - _pixels(tuned)).max() <= 1
+    # The sliders draw with the tuned generator; after a new inversion, with the untuned one again.
+    still, _, message = client.predict(False, 0.0, 0.0, api_name="/edit")
+    assert np.array_equal(_pixels(still), _pixels(tuned)) and message == ""
+    _, _, untuned, _, _ = client.predict(handle_file(str(photos / "mirrored.png")), None, api_name="/invert")
+    still, _, _ = client.predict(False, 0.0, 0.0, api_name="/edit")
+    assert np.array_equal(_pixels(still), _pixels(untuned))
+
+
+def test_two_visitors_tuning_at_once_each_get_their_own_generator(page, photos):
+    url, _, _ = page
+    visitors = {}
+
+    def visit(name):
+        client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
+        client.predict(handle_file(str(photos / name)), None, api_name="/invert")
+        _, _, files = client.predict(api_name="/tune")
+        edited, downloads, _ = client.predict(False, 2.0, 0.0, api_name="/edit")
+        visitors[name] = (_pixels(edited), np.load(downloads[0]), next(f for f in files if f.endswith(".npz")))
+
+    threads = [threading.Thread(target=visit, args=(name,)) for name in ("astronaut.png", "mirrored.png")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    generator = load_generator(HANDLE)
+    (face_a, latent_a, file_a), (face_b, latent_b, file_b) = visitors.values()
+    tuned_a, tuned_b = (tuning.load_tuned(path, generator)[0] for path in (file_a, file_b))
+    assert np.abs(face_a - face_b).mean() > 5
+    # Each edit is what its own tuned generator draws, and not what the other visitor's would.
+    assert np.abs(_rendered(tuned_a, latent_a) - face_a).max() <= 1
+    assert np.abs(_rendered(tuned_b, latent_b) - face_b).max() <= 1
+    assert np.abs(_rendered(tuned_b, latent_a) - face_a).mean() > 5
+    assert np.abs(_rendered(tuned_a, latent_b) - face_b).mean() > 5
+
+
+def test_the_tuned_store_drops_the_least_recently_used_and_the_unused():
+    a, b, c = object(), object(), object()
+    store = TunedGenerators(cap=2, expiry_s=60)
+    key_a, key_b = store.add(a), store.add(b)
+    assert store.get(key_a) is a  # now b is the least recently used
+    key_c = store.add(c)
+    assert store.get(key_b) is None and store.get(key_a) is a and store.get(key_c) is c
+    store = TunedGenerators(cap=1, expiry_s=60)
+    key_a, key_b = store.add(a), store.add(b)
+    assert store.get(key_a) is None and store.get(key_b) is b
+    store = TunedGenerators(cap=4, expiry_s=0.5)
+    key_a = store.add(a)
+    for _ in range(2):  # each use restarts the clock: 0.6 s after adding it is still held
+        time.sleep(0.3)
+        assert store.get(key_a) is a
+    time.sleep(0.6)
+    assert store.get(key_a) is None
+    assert store.get(TunedGenerators(expiry_s=0).add(a)) is None
+
+
+def test_a_dropped_tuned_generator_is_one_line_and_the_edits_fall_back(page, photos, monkeypatch):
+    url, _, editor = page
+    client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="visitor"))
+    _, _, untuned, _, _ = client.predict(handle_file(str(photos / "astronaut.png")), None, api_name="/invert")
+    tuned, _, _ = client.predict(api_name="/tune")
+    monkeypatch.setattr(editor.tuned, "expiry_s", 0.0)  # every tuned generator on the page expires
+    still, _, message = client.predict(False, 0.0, 0.0, api_name="/edit")
+    assert "tuned generator was dropped" in message and "tune again" in message and "\n" not in message
+    assert np.array_equal(_pixels(still), _pixels(untuned)) and not np.array_equal(_pixels(still), _pixels(tuned))
+
+
 def test_serving_beyond_loopback_needs_https(tmp_path, one_line_error):
     error = one_line_error(demo.main, ["--host", "0.0.0.0", "--out", str(tmp_path)])
     assert "--ssl-certfile" in error and "webcam" in error
+    error = one_line_error(demo.main, ["--tune", "-1", "--out", str(tmp_path)])
+    assert "--tune must be 0 (off) or a positive number of steps" in error
 
 
 def test_with_a_certificate_it_serves_https(tmp_path, monkeypatch):
@@ -143,14 +249,17 @@ def test_with_a_certificate_it_serves_https(tmp_path, monkeypatch):
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
                     "/CN=localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    settings = config.parse(demo.Config, ["--encoder", "none", "--inverter", "none", "--port", str(_free_port()),
-                                          "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
-                                          "--out", str(tmp_path / "out")])
+    # The synthetic generator, which cannot be tuned: the page says so, and has no tune button.
+    settings = config.parse(demo.Config, ["--generator", "synthetic", "--encoder", "none", "--inverter", "none",
+                                          "--port", str(_free_port()), "--ssl-certfile", str(cert),
+                                          "--ssl-keyfile", str(key), "--out", str(tmp_path / "out")])
     app, url = demo.serve(settings, block=False)
     try:
         assert url.startswith("https://127.0.0.1:")
         with urllib.request.urlopen(url, context=ssl._create_unverified_context()) as response:
-            assert response.status == 200 and "Invert and edit a face" in response.read().decode()
+            assert response.status == 200
+            text = response.read().decode()
+        assert "Invert and edit a face" in text and "cannot be tuned" in text and "Tune to this face" not in text
     finally:
         app.close()
 
@@ -196,9 +305,20 @@ def _wait(predicate, browser, what, seconds=240):
                          + browser.find_element("css selector", "body").text[:600].replace("\n", " | "))
 
 
-def test_in_a_browser_upload_invert_and_move_a_slider(page, photos, browser, tmp_path):
+def _drawn_height(driver, element_id):
+    """How tall the page draws a face: its <img>'s height where the browser draws the picture over the
+    whole element (nearest-neighbour, nothing over it), else 0."""
+    from io import BytesIO
+    image = driver.find_element("css selector", f"#{element_id} img")
+    shot = np.asarray(Image.open(BytesIO(image.screenshot_as_png)).convert("RGB"), float)
+    picture = Image.fromarray(_picture(driver, element_id).astype(np.uint8))
+    enlarged = np.asarray(picture.resize(shot.shape[1::-1], Image.Resampling.NEAREST), float)
+    return image.size["height"] if np.abs(shot - enlarged).mean() < 3 else 0
+
+
+def test_in_a_browser_upload_invert_tune_and_move_a_slider(page, photos, browser, tmp_path):
     from selenium.webdriver.common.keys import Keys
-    url, _ = page
+    url, _, _ = page
     browser.get(url)
     _wait(lambda: browser.find_elements("css selector", "#photo input[type=file]"), browser, "load")
     browser.find_element("css selector", "#photo input[type=file]").send_keys(str(photos / "astronaut.png"))
@@ -206,12 +326,20 @@ def test_in_a_browser_upload_invert_and_move_a_slider(page, photos, browser, tmp
     browser.find_element("css selector", "#invert").click()
     _wait(lambda: "identity similarity" in browser.find_element("css selector", "#info").text, browser, "invert")
     assert _picture(browser, "reconstruction").shape == (64, 64, 3)
+    browser.find_element("css selector", "#tune").click()
+    _wait(lambda: "PSNR" in browser.find_element("css selector", "#tune-info").text, browser, "tune")
+    target, untuned = _picture(browser, "aligned"), _picture(browser, "reconstruction")
+    assert np.abs(_picture(browser, "tuned") - target).mean() < np.abs(untuned - target).mean()
+    # The 64x64 faces are drawn about 192 px tall (faceinv/page.py's FACE_CSS), not at their own size.
+    for element_id in ("aligned", "reconstruction", "tuned"):
+        _wait(lambda: _drawn_height(browser, element_id) >= 150, browser, f"draw {element_id} large", 20)
     slider = browser.find_element("css selector", "#slider-pose input[type=range]")
     slider.send_keys(Keys.ARROW_RIGHT * 8)  # +2 units of pose
     first = _wait(lambda: _picture(browser, "edited"), browser, "show the edit")
     slider.send_keys(Keys.ARROW_LEFT * 16)  # to -2
     _wait(lambda: (lambda now: now is not None and np.abs(now - first).mean() > 2)(_picture(browser, "edited")),
           browser, "change the edit")
+    _wait(lambda: _drawn_height(browser, "edited") >= 150, browser, "draw the edit large", 20)
     browser.save_screenshot(str(tmp_path / "page.png"))
     if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # how docs/demo_page.png was made (docs/usage.md)
         browser.save_screenshot(os.environ["FACEINV_PAGE_SCREENSHOT"])
