@@ -44,7 +44,7 @@ PATH_DEMO = os.path.join(PATH_RESULTS, "demo")
 
 
 @dataclasses.dataclass
-class Config:
+class Config(tuning.TuneOptions):
     generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
     encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
                                  "alone (default: the one shipped for the generator in weights/, else one "
@@ -56,11 +56,6 @@ class Config:
     inverter: str = setting(None, f"exported attribute inverter, or none (default: the first eyeglasses "
                                   f"inverter in {PATH_INVERTERS} trained for this generator, by its "
                                   "inverter.json, under any run name)", type=str)
-    tune: int = setting(tuning.TUNE_STEPS, "steps of the page's 'Tune to this face', 0 for no such step")
-    tune_lr: float = setting(tuning.TUNE_LR, "tuning's Adam learning rate")
-    tune_layers: int = setting(tuning.TUNE_LAYERS, "layers tuned, counted from the output")
-    locality_weight: float = setting(tuning.LOCALITY_WEIGHT, "weight of PTI's locality term (0: none)")
-    locality_radius: float = setting(tuning.LOCALITY_RADIUS, "distance from the pivot of its samples")
     facenet: str = setting(FACENET, "for the identity similarity: " + FACENET_HELP)
     host: str = setting("127.0.0.1", "address to listen on; another than loopback needs --ssl-certfile")
     port: int = setting(7860, "port (0: Gradio's choice, the first free one from 7860 up)")
@@ -97,17 +92,13 @@ def resolve(c):
     if not loopback and not (c.ssl_certfile and c.ssl_keyfile):
         raise InputError(f"serving on {c.host} needs --ssl-certfile and --ssl-keyfile: browsers give the webcam "
                          "to https:// pages and the loopback address only")
-    tune_settings(c)
+    c.tune_settings()
     tag = generator_tag(c.generator)
     choice = choose_encoder(tag, c.encoder)
     print(choice.describe())
     return dataclasses.replace(
         c, encoder=choice.path, boundaries=c.boundaries or os.path.join(PATH_BOUNDARIES, tag),
         inverter=c.inverter or default_inverter(c.generator) or "none")
-
-
-def tune_settings(c):
-    return tuning.TuneSettings(c.tune, c.tune_lr, c.tune_layers, c.locality_weight, c.locality_radius).check()
 
 
 def _is_loopback(host):
@@ -151,11 +142,11 @@ def load_editor(c):
                        "configs/inverter-synthetic.json` for the synthetic faces, `--data dcgan` for the DCGAN "
                        "(after `interfacegan_svm.py score --source eyeglasses`), `--data celeba` for ProGAN-128 "
                        "(the paper's); docs/inverter.md.")
-    if c.tune > 0 and not tuning.tunable(generator):
+    if c.tune != 0 and not tuning.tunable(generator):
         missing.append(f"{generator.label} cannot be tuned (its weights are not a Keras model here): the page "
                        "has no tuning step.")
     editor = FaceEditor(generator, load_facenet(c.facenet), encoder, c.steps, c.learning_rate, boundaries,
-                        inverter, tune_settings=tune_settings(c))
+                        inverter, tune_settings=c.tune_settings(generator))
     return editor, missing, c
 
 

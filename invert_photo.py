@@ -50,7 +50,7 @@ PATH_PHOTO_RESULTS = os.path.join(PATH_RESULTS, "photos")
 
 
 @dataclasses.dataclass
-class Config:
+class Config(tuning.TuneOptions):
     photo: str = setting(None, "an image file with a face in it", type=str, positional=True)
     generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
     encoder: str = setting(None, "encoder weights file (.npz) or exported folder, or none for optimisation "
@@ -61,18 +61,6 @@ class Config:
     learning_rate: float = setting(None, f"Adam learning rate (default: the encoder's own; {BASELINE_LR} "
                                          "without an encoder)", type=float, flags=("--lr",))
     face: int = setting(0, "which face of a group photo: 0 is the largest, 1 the next, ...")
-    tune: int = setting(None, f"generator tuning steps after the inversion, 0 for none (default: "
-                              f"{tuning.TUNE_STEPS} where the generator can be tuned)", type=int)
-    tune_lr: float = setting(tuning.TUNE_LR, "tuning's Adam learning rate")
-    tune_layers: int = setting(tuning.TUNE_LAYERS, "layers tuned, counted from the output")
-    locality_weight: float = setting(tuning.LOCALITY_WEIGHT, "weight of PTI's locality term (0: none)")
-    locality_radius: float = setting(tuning.LOCALITY_RADIUS, "distance from the pivot of its samples")
-    tune_edit_steps: int = setting(tuning.EDIT_STEPS, "edit-aware tuning steps after --tune's, 0 for none")
-    identity_weight: float = setting(tuning.IDENTITY_WEIGHT, "edit-aware tuning: weight of the photo's FaceNet "
-                                                             "identity on edited faces")
-    structure_weight: float = setting(tuning.STRUCTURE_WEIGHT, "edit-aware tuning: weight of the edits' coarse "
-                                                               "structure, held to the untuned generator's")
-    edit_range: float = setting(tuning.EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
     boundaries: str = setting(None, f"boundary folder (default: {PATH_BOUNDARIES}/<generator>)", type=str)
     attribute: str = setting("pose", "the boundary to edit along")
     start: float = setting(EDIT_START, "first step along the boundary")
@@ -91,8 +79,7 @@ def resolve(c):
         raise InputError("--steps must be >= 0 and --lr positive")
     if c.face < 0:
         raise InputError(f"--face must be 0 or more, not {c.face}")
-    if c.tune is not None:
-        tune_settings(c)
+    c.tune_settings()
     tag = generator_tag(c.generator)
     choice = choose_encoder(tag, c.encoder)
     print(choice.describe() if choice.path != NONE or c.encoder else fallback_message(tag))
@@ -108,22 +95,13 @@ def with_encoder_steps(c):
                                learning_rate=lr if c.learning_rate is None else c.learning_rate)
 
 
-def tune_settings(c):
-    return tuning.TuneSettings(steps=c.tune, learning_rate=c.tune_lr, layers=c.tune_layers,
-                               locality_weight=c.locality_weight, locality_radius=c.locality_radius,
-                               edit_steps=c.tune_edit_steps, identity_weight=c.identity_weight,
-                               structure_weight=c.structure_weight, edit_range=c.edit_range).check()
-
-
 def with_tuning(c, generator):
     """--tune's default: tuning.TUNE_STEPS where the generator can be tuned, else none (said once)."""
-    if c.tune is None:
-        if not tuning.tunable(generator):
-            print(f"{generator.label} cannot be tuned: no tuning")
-        return dataclasses.replace(c, tune=tuning.TUNE_STEPS if tuning.tunable(generator) else 0)
-    if c.tune > 0:
+    if c.tune is None and not tuning.tunable(generator):
+        print(f"{generator.label} cannot be tuned: no tuning")
+    if c.tune:
         tuning.check_tunable(generator)
-    return c
+    return dataclasses.replace(c, tune=c.tune_settings(generator).steps)
 
 
 def align(photo, generator, min_face_size, index=0):
@@ -170,8 +148,8 @@ def invert(c):
     if c.tune > 0:
         # Edit-aware tuning keeps the person along every boundary of the folder (the page's sliders).
         directions = list(load_boundary_folder(c.boundaries, generator.latent_dim).values())
-        tuned = tuning.tune_generator(generator, face, recovery.latents, tune_settings(c), directions=directions,
-                                      facenet=facenet)
+        tuned = tuning.tune_generator(generator, face, recovery.latents, c.tune_settings(),
+                                      directions=directions, facenet=facenet)
         tuned_face = np.asarray(tuned.generator(recovery.latents))[0]
 
     os.makedirs(c.out, exist_ok=True)
@@ -198,7 +176,7 @@ def invert(c):
                       tuned_psnr_db=float(metrics.psnr(face[None], tuned_face[None])[0]))
         tuning.save_tuned(os.path.join(c.out, "tuned.npz"), tuned.generator,
                           {"photo": os.path.abspath(c.photo), "face": c.face, "pivot": recovery.latents[0].tolist(),
-                           "settings": dataclasses.asdict(tune_settings(c))})
+                           "settings": dataclasses.asdict(c.tune_settings())})
         files.save_png(os.path.join(c.out, "tuned.png"), tuned_face, tuned.generator.label)
         generator = tuned.generator
         label = encoder.label(generator.label) if encoder else generator.label

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_photos.py                          # the offline photo set, DCGAN, defaults
     python benchmarks/bench_photos.py --tune 200 --tune-layers 3 --locality-weight 0.5
-    python benchmarks/bench_photos.py --photos my1.jpg my2.png --out results/photos_bench/mine
+    python benchmarks/bench_photos.py --photos my1.jpg --photos my2.png --out results/photos_bench/mine
 
 The photos are those that install offline (faceinv/data/offline_photos.py):
 scikit-image's astronaut and insightface 2.1's sample images; every face MTCNN
@@ -26,7 +26,6 @@ one row per face of a public-domain photo (photo, hybrid, tuned, then pose
 and smile at -2 / +2 untuned and tuned). Faces of photos without stated terms
 are measured, never drawn.
 """
-import argparse
 import dataclasses
 import os
 import sys
@@ -38,6 +37,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from faceinv import cli, config, files  # noqa: E402, I001  (cli first: it quiets TensorFlow)
+from faceinv.config import setting  # noqa: E402
 from faceinv.data.alignment import FaceDetector, mouth_width, yaw  # noqa: E402
 from faceinv.data.offline_photos import PHOTOS  # noqa: E402
 from faceinv.editing.boundaries import load_boundary  # noqa: E402
@@ -45,8 +45,9 @@ from faceinv.inversion import tuning  # noqa: E402
 from faceinv.inversion.encoder_choice import choose_encoder, hybrid_settings, load_chosen  # noqa: E402
 from faceinv.inversion.gradient_recovery import BASELINE_LR, BASELINE_STEPS, INIT_SEED, ImageLoss, recover_latents  # noqa: E402
 from faceinv.models.facenet import DEFAULT as FACENET  # noqa: E402
+from faceinv.models.facenet import HELP as FACENET_HELP  # noqa: E402
 from faceinv.models.facenet import load_facenet  # noqa: E402
-from faceinv.models.generators import PHOTO_GENERATOR, generator_tag, load_generator, sample_latents  # noqa: E402
+from faceinv.models.generators import GENERATOR_HELP, PHOTO_GENERATOR, generator_tag, load_generator, sample_latents  # noqa: E402
 from faceinv.paths import PATH_BOUNDARIES, PATH_RESULTS  # noqa: E402
 from faceinv.report import metrics  # noqa: E402
 
@@ -167,28 +168,19 @@ def summary(rows, attributes):
                         "edits >= 70% on >= 80% of faces": float(np.mean(acting)) >= 0.8}}
 
 
+@dataclasses.dataclass
+class Config(tuning.TuneOptions):
+    photos: list = setting([], "a photo file (repeatable; default: the offline set)")
+    generator: str = setting(PHOTO_GENERATOR, GENERATOR_HELP)
+    encoder: str = setting(None, "default: by the one rule (faceinv/inversion/encoder_choice.py)", type=str)
+    facenet: str = setting(FACENET, FACENET_HELP)
+    limit: int = setting(None, "only the first N faces", type=int)
+    out: str = setting(os.path.join(PATH_RESULTS, "photos_bench"), "output folder", output=True)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", nargs="*", help="photo files (default: the offline set)")
-    parser.add_argument("--generator", default=PHOTO_GENERATOR)
-    parser.add_argument("--encoder", default=None, help="default: by the one rule (encoder_choice.py)")
-    parser.add_argument("--tune", type=int, default=tuning.TUNE_STEPS, help="tuning steps")
-    parser.add_argument("--tune-lr", type=float, default=tuning.TUNE_LR)
-    parser.add_argument("--tune-layers", type=int, default=tuning.TUNE_LAYERS)
-    parser.add_argument("--locality-weight", type=float, default=tuning.LOCALITY_WEIGHT)
-    parser.add_argument("--locality-radius", type=float, default=tuning.LOCALITY_RADIUS)
-    parser.add_argument("--tune-edit-steps", type=int, default=tuning.EDIT_STEPS)
-    parser.add_argument("--identity-weight", type=float, default=tuning.IDENTITY_WEIGHT)
-    parser.add_argument("--structure-weight", type=float, default=tuning.STRUCTURE_WEIGHT)
-    parser.add_argument("--edit-range", type=float, default=tuning.EDIT_RANGE)
-    parser.add_argument("--facenet", default=FACENET)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N faces")
-    parser.add_argument("--out", default=os.path.join(PATH_RESULTS, "photos_bench"))
-    args = parser.parse_args(argv)
-    settings = tuning.TuneSettings(
-        steps=args.tune, learning_rate=args.tune_lr, layers=args.tune_layers, locality_weight=args.locality_weight,
-        locality_radius=args.locality_radius, edit_steps=args.tune_edit_steps, identity_weight=args.identity_weight,
-        structure_weight=args.structure_weight, edit_range=args.edit_range).check()
+    args = config.parse(Config, argv, __doc__)
+    settings = args.tune_settings()
     generator = load_generator(args.generator)
     tuning.check_tunable(generator)
     choice = choose_encoder(generator_tag(args.generator), args.encoder)
@@ -225,7 +217,7 @@ def main(argv=None):
     files.save_json(os.path.join(args.out, "photos.json"), {"rows": rows, **result, "generator": generator.label,
                                                             "encoder": choice.path, "hybrid": hybrid,
                                                             "tuning": dataclasses.asdict(settings)})
-    files.save_json(os.path.join(args.out, config.CONFIG_FILE), vars(args))
+    config.write(args.out, args)
     if grid:
         titles = ["photo", "hybrid", "tuned"] + [f"{a} {s}{EDIT_ALPHA:g} {w}" for a in EDITS
                                                  for w in ("plain", "tuned") for s in "-+"]

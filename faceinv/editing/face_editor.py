@@ -214,7 +214,9 @@ class FaceEditor:
 
         def fit():
             try:
-                result["tuning"] = tuning.tune_generator(self.generator, aligned, pivot, self.tune_settings, on_step)
+                result["tuning"] = tuning.tune_generator(self.generator, aligned, pivot, self.tune_settings, on_step,
+                                                           directions=list(self.boundaries.values()),
+                                                           facenet=self.facenet)
             except Exception as error:  # handed to the visitor's thread below
                 result["error"] = error
             snapshots.put(None)

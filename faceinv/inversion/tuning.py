@@ -26,6 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from faceinv.config import setting
 from faceinv.errors import InputError
 from faceinv.models import weights_file
 
@@ -35,7 +36,7 @@ LOCALITY_WEIGHT, LOCALITY_RADIUS = 0.0, 2.0
 EDIT_STEPS = 0                  # edit-aware steps after the plain ones
 IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.03, 3.0
 EDIT_RANGE = 3.0                # edits are sampled up to this far along a boundary: the page's slider range
-STRUCTURE_POOL = 8              # the structure term compares faces averaged over 8 x 8 pixel blocks
+STRUCTURE_POOL = 8              # the structure term compares faces averaged over blocks of this many pixels
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
 
@@ -93,6 +94,7 @@ class TuneSettings:
     identity_weight: float = IDENTITY_WEIGHT
     structure_weight: float = STRUCTURE_WEIGHT
     edit_range: float = EDIT_RANGE
+    structure_pool: int = STRUCTURE_POOL
     seed: int = 0
 
     def check(self):
@@ -104,11 +106,42 @@ class TuneSettings:
         if min(self.locality_weight, self.locality_radius, self.identity_weight, self.structure_weight,
                self.edit_range) < 0:
             raise InputError("the tuning weights, radius and edit range must be >= 0")
+        if self.structure_pool < 1:
+            raise InputError(f"--structure-pool must be at least 1, not {self.structure_pool}")
         return self
 
     @property
     def edit_aware(self):
         return self.edit_steps > 0 and (self.identity_weight > 0 or self.structure_weight > 0)
+
+
+@dataclasses.dataclass
+class TuneOptions:
+    """The tuning flags of every script that tunes (invert_photo.py, demo.py, bench_photos.py)."""
+    tune: int = setting(None, f"generator tuning steps after the inversion, 0 for none (default: {TUNE_STEPS} "
+                              "where the generator can be tuned)", type=int)
+    tune_lr: float = setting(TUNE_LR, "tuning's Adam learning rate")
+    tune_layers: int = setting(TUNE_LAYERS, "layers tuned, counted from the output")
+    locality_weight: float = setting(LOCALITY_WEIGHT, "weight of PTI's locality term (0: none)")
+    locality_radius: float = setting(LOCALITY_RADIUS, "distance from the pivot of its samples")
+    tune_edit_steps: int = setting(EDIT_STEPS, "edit-aware tuning steps after --tune's, 0 for none")
+    identity_weight: float = setting(IDENTITY_WEIGHT, "edit-aware tuning: weight of the photo's FaceNet identity "
+                                                      "on edited faces")
+    structure_weight: float = setting(STRUCTURE_WEIGHT, "edit-aware tuning: weight of the edited faces' coarse "
+                                                        "structure, the photo's moved as the untuned generator moves it")
+    structure_pool: int = setting(STRUCTURE_POOL, "edit-aware tuning: the structure's block size, in pixels")
+    edit_range: float = setting(EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
+
+    def tune_settings(self, generator=None):
+        """The settings these flags give; without --tune, TUNE_STEPS where `generator` can be tuned, else 0."""
+        steps = self.tune
+        if steps is None:
+            steps = TUNE_STEPS if generator is None or tunable(generator) else 0
+        return TuneSettings(steps=steps, learning_rate=self.tune_lr, layers=self.tune_layers,
+                            locality_weight=self.locality_weight, locality_radius=self.locality_radius,
+                            edit_steps=self.tune_edit_steps, identity_weight=self.identity_weight,
+                            structure_weight=self.structure_weight, structure_pool=self.structure_pool,
+                            edit_range=self.edit_range).check()
 
 
 @dataclasses.dataclass
@@ -123,7 +156,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     With settings.edit_aware, settings.edit_steps more steps follow, each of which also takes
     an edit of the pivot, a random amount up to settings.edit_range along one of `directions`
     [K, latent_dim] (the boundaries the visitor edits along), and asks that it keeps the photo's FaceNet identity (`facenet`) and that its
-    coarse structure (8 x 8 pixel means) is the photo's, moved as the untuned generator moves it.
+    coarse structure (means over blocks of settings.structure_pool pixels) is the photo's, moved as the untuned generator moves it.
     `on_step(step, tuned)` is called after every step; the shared generator is left as it was."""
     settings.check()
     check_tunable(generator)
@@ -133,7 +166,8 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
                          f"{(generator.resolution,) * 2 + (3,)}")
     if settings.edit_aware and (directions is None or not len(directions)):
         raise InputError("edit-aware tuning needs the boundaries it edits along (none were found)")
-    if settings.identity_weight > 0 and facenet is None:
+    with_identity = settings.edit_aware and settings.identity_weight > 0
+    if with_identity and facenet is None:
         raise InputError("tuning with an identity weight needs a FaceNet")
     model = _copy(generator.model)
     variables = _tuned_variables(model, settings.layers)
@@ -141,10 +175,10 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     optimizer = keras.optimizers.Adam(settings.learning_rate)
     target = tf.constant(face[None])
     pivot = tf.constant(np.asarray(pivot, np.float32).reshape(1, -1))
-    identity = tf.constant(facenet(target)[1]) if settings.identity_weight > 0 else None
+    identity = tf.constant(facenet(target)[1]) if with_identity else None
 
     def coarse(images):
-        return tf.nn.avg_pool2d(images, STRUCTURE_POOL, STRUCTURE_POOL, "VALID")
+        return tf.nn.avg_pool2d(images, settings.structure_pool, settings.structure_pool, "VALID")
 
     def step(nearby, edited, edit_aware):
         with tf.GradientTape() as tape:
@@ -156,7 +190,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
             if edit_aware:
                 faces = tuned._forward(edited)
                 plain = generator._forward(tf.concat([pivot, edited], 0))
-                if settings.identity_weight > 0:
+                if with_identity:
                     total += settings.identity_weight * (1.0 - tf.reduce_sum(facenet(faces)[1] * identity))
                 if settings.structure_weight > 0:  # the photo's coarse structure, moved as the generator moves it
                     wanted = coarse(target) + coarse(plain[1:]) - coarse(plain[:1])
@@ -167,7 +201,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     fit_step = tf.function(lambda nearby, edited: step(nearby, edited, False), jit_compile=True)
     # With FaceNet inside, XLA's compilation costs more than it saves.
     edit_step = tf.function(lambda nearby, edited: step(nearby, edited, True),
-                            jit_compile=settings.identity_weight == 0)
+                            jit_compile=not with_identity)
     rng = np.random.default_rng(settings.seed)
     directions = np.asarray(directions if directions is not None and len(directions) else np.zeros(
         (1, pivot.shape[1])), np.float32).reshape(-1, pivot.shape[1])
