@@ -1,10 +1,12 @@
 """Generator tuning for a photo (faceinv/inversion/tuning.py) and the scripts that use it."""
+import importlib.util
 import json
 import os
 import threading
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 
 import interfacegan_svm
@@ -17,7 +19,7 @@ from faceinv.inversion.encoder_choice import SHIPPED, load_chosen
 from faceinv.models import weights_file
 from faceinv.models.generators import DCGAN, load_generator, sample_latents
 
-BOUNDARIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boundaries", DCGAN)
+BOUNDARIES = os.path.join(ROOT, "boundaries", DCGAN)
 FLOAT16_TOLERANCE = 2e-3  # a reloaded tuned generator's faces, against the tuned one's, in [0, 1] pixels
 
 
@@ -170,3 +172,26 @@ def test_photo_bad_input_is_one_line_and_writes_nothing(photos, tmp_path, one_li
     error = one_line_error(interfacegan_svm.main, ["edit", "--boundaries", BOUNDARIES, "--attribute", "pose",
                                                    "--tuned", str(tuned), "--out", str(out)])
     assert "tuned for the generator synthetic, not dcgan-digiface" in error and not out.exists()
+
+
+@pytest.mark.slow
+def test_the_photo_benchmark_measures_every_method_and_draws_public_photos_only(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_photos", os.path.join(ROOT, "benchmarks", "bench_photos.py"))
+    bench_photos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_photos)
+    out = tmp_path / "bench"
+    bench_photos.main(["--limit", "1", "--tune", "3", "--tune-edit-steps", "2", "--out", str(out)])
+    result = json.loads((out / "photos.json").read_text())
+    row = result["rows"][0]
+    assert row["face"] == "astronaut" and result["tuning"]["edit_steps"] == 2
+    for method in ("adam", "encoder", "hybrid", "tuned"):
+        assert np.isfinite(row[f"{method}_psnr"]) and -1 <= row[f"{method}_id"] <= 1
+    assert row["tuned_psnr"] > row["hybrid_psnr"]  # three steps of tuning already fit more of the photo
+    for attribute in ("pose", "smile"):
+        assert row[f"{attribute}_effect"] == pytest.approx(
+            row[f"{attribute}_tuned_change"] / row[f"{attribute}_untuned_change"])
+    assert Image.open(out / "grid.png").size[0] == 11 * bench_photos.GRID_SIZE  # photo, hybrid, tuned, 8 edits
+    Image.fromarray(ASTRONAUT.read()).save(tmp_path / "someone.png")
+    dcgan = load_generator(DCGAN)
+    given = bench_photos.photo_faces([str(tmp_path / "someone.png")], dcgan, FaceDetector())
+    assert [(f.name, f.public) for f in given] == [("someone", False)]  # a user's photo is never drawn
