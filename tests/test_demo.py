@@ -64,7 +64,7 @@ def page(tmp_path_factory):
     inverter = root / "inverter"
     models = [residual_gan.build_generator(name, 4, False) for name in ("add", "remove")]
     residual_gan.export_inverter(*models, str(inverter), {"size": 64, "label": "untrained test inverter"})
-    flags = ["--encoder", "none", "--steps", "10", "--tune", str(TUNE_STEPS), "--inverter", str(inverter)]
+    flags = ["--encoder", "none", "--steps", "10", "--tune", str(TUNE_STEPS), "--tune-edit-steps", "2", "--inverter", str(inverter)]
     if os.environ.get("FACEINV_PAGE_SCREENSHOT"):  # docs/demo_page.png: the page as `python demo.py` serves it
         flags = []
     settings = config.parse(demo.Config, ["--generator", HANDLE, "--port", str(_free_port()),

@@ -7,13 +7,14 @@ pivot (the hybrid's latent) renders the aligned photo, with the pixel loss.
 The shared generator is never touched; every photo gets its own copy.
 
 Tuning every weight to one face also changes what the generator draws away
-from the pivot, and latent edits then stop acting or show a ghost of the face.
-Two knobs hold them, both measured in docs/photos.md:
-- `layers`: tune only the last K layers (the DCGAN has 5; the early ones set
-  the pose and shape that edits move, the late ones the texture of a person);
-- the locality term (PTI's): random latents at `locality_radius` from the
-  pivot must render as the untuned generator renders them, with weight
-  `locality_weight`.
+from the pivot: an edit of the tuned face keeps less of the person (plain
+tuning) or less of the edit (PTI's locality term). So tuning runs in two
+phases: plain steps of the pixel loss at the pivot, then edit-aware steps,
+each of which also draws an edit of the pivot along one of the boundaries the
+visitor edits along and asks that it keep the photo's FaceNet identity and
+move the photo's coarse structure as the untuned generator moves its own.
+PTI's locality term and tuning only the last layers are flags too;
+docs/photos.md measures each against the others.
 
 A tuned generator is written as its difference from the untuned one, in
 float16, in a weights file that cannot run code (faceinv/models/weights_file.py),
@@ -33,10 +34,10 @@ from faceinv.models import weights_file
 TUNE_STEPS, TUNE_LR = 100, 3e-4
 TUNE_LAYERS = 5                 # layers tuned, counted from the output; the DCGAN has 5
 LOCALITY_WEIGHT, LOCALITY_RADIUS = 0.0, 2.0
-EDIT_STEPS = 0                  # edit-aware steps after the plain ones
-IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.03, 3.0
+EDIT_STEPS = 100                # edit-aware steps after the plain ones
+IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.003, 1.0
 EDIT_RANGE = 3.0                # edits are sampled up to this far along a boundary: the page's slider range
-STRUCTURE_POOL = 8              # the structure term compares faces averaged over blocks of this many pixels
+STRUCTURE_POOL = 2              # the structure term compares faces averaged over blocks of this many pixels
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
 
@@ -165,7 +166,8 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
         raise InputError(f"the face to tune to is {face.shape}, the generator draws "
                          f"{(generator.resolution,) * 2 + (3,)}")
     if settings.edit_aware and (directions is None or not len(directions)):
-        raise InputError("edit-aware tuning needs the boundaries it edits along (none were found)")
+        print("no boundaries to edit along: the edit-aware tuning steps are skipped")
+        settings = dataclasses.replace(settings, edit_steps=0)
     with_identity = settings.edit_aware and settings.identity_weight > 0
     if with_identity and facenet is None:
         raise InputError("tuning with an identity weight needs a FaceNet")
@@ -198,10 +200,15 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return loss
 
-    fit_step = tf.function(lambda nearby, edited: step(nearby, edited, False), jit_compile=True)
+    def plain_step(nearby, edited):
+        return step(nearby, edited, False)
+
+    def edit_aware_step(nearby, edited):
+        return step(nearby, edited, True)
+
+    plain_step = tf.function(plain_step, jit_compile=True)
     # With FaceNet inside, XLA's compilation costs more than it saves.
-    edit_step = tf.function(lambda nearby, edited: step(nearby, edited, True),
-                            jit_compile=not with_identity)
+    edit_aware_step = tf.function(edit_aware_step, jit_compile=not with_identity)
     rng = np.random.default_rng(settings.seed)
     directions = np.asarray(directions if directions is not None and len(directions) else np.zeros(
         (1, pivot.shape[1])), np.float32).reshape(-1, pivot.shape[1])
@@ -212,7 +219,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
         edited = pivot.numpy() + rng.uniform(-settings.edit_range, settings.edit_range) * directions[
             rng.integers(len(directions))]
         nearby = _nearby(rng, pivot.numpy(), settings.locality_radius)
-        losses[i] = float((fit_step if i < settings.steps else edit_step)(tf.constant(nearby), tf.constant(edited)))
+        losses[i] = float((plain_step if i < settings.steps else edit_aware_step)(tf.constant(nearby), tf.constant(edited)))
         if on_step is not None:
             on_step(i + 1, tuned)
     model.trainable = False
