@@ -111,6 +111,7 @@ def _is_loopback(host):
 def load_editor(c):
     """The page's networks, loaded once, what the page should say is missing, and the settings
     with the encoder's own refinement steps filled in."""
+    from faceinv.editing.boundaries import load_boundary_folder
     from faceinv.editing.face_editor import FaceEditor
     from faceinv.editing.residual_gan import LoadedInverter
     from faceinv.inversion.encoder_choice import hybrid_settings, load_chosen
@@ -128,7 +129,7 @@ def load_editor(c):
         missing.append(f"No trained encoder for this generator: inversion is Adam from a random start "
                        f"({c.steps} steps). `python reproduce_table1.py --generator {c.generator} --setting cpu-1h` "
                        "trains one (about an hour on 2 CPU cores).")
-    boundaries = FaceEditor.read_boundaries(c.boundaries, generator.latent_dim)
+    boundaries = load_boundary_folder(c.boundaries, generator.latent_dim)
     if not boundaries:
         missing.append(f"No boundaries in {c.boundaries}: no sliders. `python interfacegan_svm.py score "
                        f"--generator {c.generator} --source landmarks` then `python interfacegan_svm.py "

@@ -161,9 +161,9 @@ def invert(c):
     if encoder is not None:
         guess = np.asarray(generator(initial))[0]
         files.save_png(os.path.join(c.out, "encoder.png"), guess, label)
-        shown, titles = [face, guess, reconstruction], ["aligned", "encoder", how]
+        shown, titles = [face, guess, reconstruction], ["aligned", "encoder", "hybrid"]
     if tuned is not None:
-        shown, titles = shown + [tuned_face], titles + [f"tuned, {c.tune} steps"]
+        shown, titles = shown + [tuned_face], titles + ["tuned"]
     files.save_grid(os.path.join(c.out, "summary.png"), np.stack(shown), len(shown), label, titles)
     record = {"photo": os.path.abspath(c.photo), "generator": generator.handle, "generator_label": generator.label,
               "template": generator.template.framing, "encoder": os.path.abspath(c.encoder) if encoder else None,
@@ -193,7 +193,7 @@ def invert(c):
     print(f"{how}: {c.steps} steps in {seconds:.1f} s, PSNR {record['psnr_db']:.2f} dB; FaceNet identity "
           f"similarity of the reconstruction {similarity:.3f} ({facenet.label})")
     if tuned is not None:
-        print(f"tuned: {c.tune} steps in {tuned.seconds:.1f} s, PSNR {record['tuned_psnr_db']:.2f} dB, identity "
+        print(f"tuned: {len(tuned.losses)} steps ({c.tune} plain, then edit-aware) in {tuned.seconds:.1f} s, PSNR {record['tuned_psnr_db']:.2f} dB, identity "
               f"similarity {record['tuned_identity_similarity']:.3f}; edits render through the tuned generator")
     print(f"wrote {c.out}")
     return record

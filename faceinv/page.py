@@ -130,7 +130,8 @@ def build_page(editor, missing, out, settings):
         files.save_png(os.path.join(folder, "tuned.png"), files.to_uint8(result.reconstruction),
                        label_of(result.generator))
         (untuned_psnr, psnr), (untuned_similarity, similarity) = result.psnr_db, result.similarity
-        info = (f"**tuned**, {editor.tune_settings.steps} steps, {result.seconds:.1f} s. PSNR **{psnr:.1f} dB** "
+        info = (f"**tuned**, {editor.tune_steps} steps ({editor.tune_settings.steps} plain, then edit-aware), "
+                f"{result.seconds:.1f} s. PSNR **{psnr:.1f} dB** "
                 f"(untuned {untuned_psnr:.1f}), FaceNet identity similarity **{similarity:.3f}** (untuned "
                 f"{untuned_similarity:.3f}). The edits below now draw with the tuned generator.")
         yield (_image(result.reconstruction), info, state,

@@ -155,7 +155,7 @@ def test_invert_photo_tunes_and_edits_through_the_tuned_generator(dcgan, photos,
                        "--tune-edit-steps", "2",
                        "--edit-steps", "3", "--out", str(out)])
     printed = capsys.readouterr().out
-    assert "2 faces in" in printed and "tuned: 10 steps" in printed
+    assert "2 faces in" in printed and "tuned: 12 steps (10 plain" in printed
     record = json.loads((out / "photo.json").read_text())
     assert record["face"] == 1 and record["tuned_psnr_db"] > record["psnr_db"] + 1
     tuned, meta = tuning.load_tuned(str(out / "tuned.npz"), dcgan)

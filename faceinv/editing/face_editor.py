@@ -14,7 +14,6 @@ share nothing but the untuned weights.
 """
 import collections
 import dataclasses
-import os
 import queue
 import threading
 import time
@@ -25,7 +24,6 @@ from PIL import Image
 
 from faceinv import files
 from faceinv.data.alignment import MIN_FACE_SIZE, FaceDetector
-from faceinv.editing.boundaries import load_boundary
 from faceinv.editing.edits import conditional_direction
 from faceinv.errors import InputError
 from faceinv.inversion import tuning
@@ -119,16 +117,13 @@ class FaceEditor:
         self._lock = threading.Lock()  # MTCNN's Keras models are called by one visitor at a time
 
     @property
+    def tune_steps(self):
+        """Every step a tuning here takes: the plain ones, then the edit-aware ones along the sliders."""
+        return self.tune_settings.total_steps(list(self.boundaries.values()))
+
+    @property
     def can_tune(self):
         return bool(self.tune_settings and self.tune_settings.steps > 0 and tuning.tunable(self.generator))
-
-    @staticmethod
-    def read_boundaries(folder, latent_dim):
-        """Every <attribute>.npy of a boundary folder (interfacegan_svm.py boundaries writes them)."""
-        if not folder or not os.path.isdir(folder):
-            return {}
-        return {name[:-4]: load_boundary(os.path.join(folder, name), latent_dim)
-                for name in sorted(os.listdir(folder)) if name.endswith(".npy")}
 
     def prepare(self, image):
         """Face 0 of a uint8 RGB photo (the largest, as invert_photo.py picks it), aligned;
@@ -204,7 +199,7 @@ class FaceEditor:
         if not self.can_tune:
             raise InputError(f"{self.generator.label} is not tuned on this page")
         started = time.perf_counter()
-        steps, pivot = self.tune_settings.steps, np.asarray(latent, np.float32)
+        steps, pivot = self.tune_steps, np.asarray(latent, np.float32)
         snapshots, result = queue.Queue(), {}
         every = max(1, steps // SNAPSHOTS)
 

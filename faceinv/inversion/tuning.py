@@ -115,6 +115,11 @@ class TuneSettings:
     def edit_aware(self):
         return self.edit_steps > 0 and (self.identity_weight > 0 or self.structure_weight > 0)
 
+    def total_steps(self, directions):
+        """The plain steps, and the edit-aware ones where there are boundaries to edit along."""
+        has_directions = directions is not None and len(directions) > 0
+        return self.steps + (self.edit_steps if self.edit_aware and has_directions else 0)
+
 
 @dataclasses.dataclass
 class TuneOptions:
@@ -210,9 +215,9 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     # With FaceNet inside, XLA's compilation costs more than it saves.
     edit_aware_step = tf.function(edit_aware_step, jit_compile=not with_identity)
     rng = np.random.default_rng(settings.seed)
+    total_steps = settings.total_steps(directions)
     directions = np.asarray(directions if directions is not None and len(directions) else np.zeros(
         (1, pivot.shape[1])), np.float32).reshape(-1, pivot.shape[1])
-    total_steps = settings.steps + (settings.edit_steps if settings.edit_aware else 0)
     losses = np.zeros(total_steps, np.float32)
     start = time.perf_counter()
     for i in range(total_steps):
