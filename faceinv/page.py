@@ -19,6 +19,7 @@ from faceinv import files
 from faceinv.errors import InputError
 from faceinv.inversion import tuning
 from faceinv.models import weights_file
+from faceinv.report import metrics
 
 # System fonts only: Gradio's default theme fetches web fonts, and the page must render offline.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -129,7 +130,8 @@ def build_page(editor, missing, out, settings):
                            "settings": dataclasses.asdict(editor.tune_settings)})
         files.save_png(os.path.join(folder, "tuned.png"), files.to_uint8(result.reconstruction),
                        label_of(result.generator))
-        (untuned_psnr, psnr), (untuned_similarity, similarity) = result.psnr_db, result.similarity
+        untuned_psnr, psnr = metrics.psnr(np.stack([state["aligned"]] * 2), result.faces)
+        untuned_similarity, similarity = result.similarity
         info = (f"**tuned**, {editor.tune_steps} steps ({editor.tune_settings.steps} plain, then edit-aware), "
                 f"{result.seconds:.1f} s. PSNR **{psnr:.1f} dB** "
                 f"(untuned {untuned_psnr:.1f}), FaceNet identity similarity **{similarity:.3f}** (untuned "

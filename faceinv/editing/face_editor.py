@@ -30,7 +30,6 @@ from faceinv.inversion import tuning
 from faceinv.inversion.gradient_recovery import INIT_SEED, ImageLoss, recover_latents
 from faceinv.inversion.interpolation import slerp
 from faceinv.models.generators import sample_latents
-from faceinv.report import metrics
 
 MAX_SIDE = 2048       # larger photos are downscaled first: MTCNN and the warp need no more
 SNAPSHOTS = 8         # pictures of the refinement (and of the tuning) shown as it runs
@@ -55,7 +54,7 @@ class Tuned:
     key: str                     # where the store holds the tuned generator
     generator: object            # the tuned copy: called as the generator is
     reconstruction: np.ndarray   # [R, R, 3]: its face at the pivot
-    psnr_db: tuple               # (untuned, tuned) reconstruction against the aligned face
+    faces: np.ndarray            # [2, R, R, 3]: the untuned and the tuned generator's faces at the pivot
     similarity: tuple            # (untuned, tuned) FaceNet cosine with the aligned face
     seconds: float
 
@@ -99,6 +98,28 @@ class TunedGenerators:
         now = time.monotonic()
         for key in [key for key, (_, used) in self._held.items() if now - used >= self.expiry_s]:
             del self._held[key]
+
+
+def _in_background(work):
+    """Run work(report) in a thread, yielding what it reports as it runs, and return its result.
+    The visitor's page shows the pictures while the work goes on; an error in the thread is
+    raised here, in the visitor's."""
+    reports, result = queue.Queue(), {}
+
+    def run():
+        try:
+            result["value"] = work(reports.put)
+        except Exception as error:  # handed to the visitor's thread below
+            result["error"] = error
+        reports.put(None)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    yield from iter(reports.get, None)
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 class FaceEditor:
@@ -163,30 +184,16 @@ class FaceEditor:
             yield "encoder", self.render(initial)
         else:
             initial, how = sample_latents(1, INIT_SEED, self.generator.latent_dim), "Adam"
-        snapshots, result = queue.Queue(), {}
         every = max(1, self.steps // SNAPSHOTS)
 
-        def on_step(step, latents):
-            if step % every == 0 and step < self.steps:
-                snapshots.put((step, latents))
+        def optimise(report):
+            def on_step(step, latents):
+                if step % every == 0 and step < self.steps:
+                    report((f"step {step}/{self.steps}", self.render(latents)))
+            return recover_latents(self.generator, aligned[None], initial, ImageLoss({"mae": 1.0}), self.steps,
+                                   self.learning_rate, seed=INIT_SEED, batch_size=1, on_step=on_step)
 
-        def optimise():
-            try:
-                result["recovery"] = recover_latents(self.generator, aligned[None], initial,
-                                                     ImageLoss({"mae": 1.0}), self.steps, self.learning_rate,
-                                                     seed=INIT_SEED, batch_size=1, on_step=on_step)
-            except Exception as error:  # handed to the visitor's thread below
-                result["error"] = error
-            snapshots.put(None)
-
-        worker = threading.Thread(target=optimise, daemon=True)
-        worker.start()
-        for step, latents in iter(snapshots.get, None):
-            yield f"step {step}/{self.steps}", self.render(latents)
-        worker.join()
-        if "error" in result:
-            raise result["error"]
-        recovery = result["recovery"]
+        recovery = yield from _in_background(optimise)
         reconstruction = recovery.images[0]
         yield "done", Inversion(aligned, recovery.latents, reconstruction,
                                 self.identity_similarity(aligned, reconstruction), time.perf_counter() - started,
@@ -200,35 +207,19 @@ class FaceEditor:
             raise InputError(f"{self.generator.label} is not tuned on this page")
         started = time.perf_counter()
         steps, pivot = self.tune_steps, np.asarray(latent, np.float32)
-        snapshots, result = queue.Queue(), {}
         every = max(1, steps // SNAPSHOTS)
 
-        def on_step(step, tuned):
-            if step % every == 0 and step < steps:
-                snapshots.put((step, self.render(pivot, tuned)))  # drawn here: the next step moves the weights
+        def fit(report):
+            def on_step(step, tuned):
+                if step % every == 0 and step < steps:  # drawn here: the next step moves the weights
+                    report((f"step {step}/{steps}", self.render(pivot, tuned)))
+            return tuning.tune_generator(self.generator, aligned, pivot, self.tune_settings, on_step,
+                                         directions=list(self.boundaries.values()), facenet=self.facenet)
 
-        def fit():
-            try:
-                result["tuning"] = tuning.tune_generator(self.generator, aligned, pivot, self.tune_settings, on_step,
-                                                           directions=list(self.boundaries.values()),
-                                                           facenet=self.facenet)
-            except Exception as error:  # handed to the visitor's thread below
-                result["error"] = error
-            snapshots.put(None)
-
-        worker = threading.Thread(target=fit, daemon=True)
-        worker.start()
-        for step, picture in iter(snapshots.get, None):
-            yield f"step {step}/{steps}", picture
-        worker.join()
-        if "error" in result:
-            raise result["error"]
-        tuned = result["tuning"].generator
+        tuned = (yield from _in_background(fit)).generator
         faces = np.stack([self.render(pivot), self.render(pivot, tuned)])
-        psnr = metrics.psnr(np.stack([aligned, aligned]), faces)
         similarity = tuple(self.identity_similarity(aligned, face) for face in faces)
-        yield "done", Tuned(self.tuned.add(tuned), tuned, faces[1], tuple(map(float, psnr)), similarity,
-                            time.perf_counter() - started)
+        yield "done", Tuned(self.tuned.add(tuned), tuned, faces[1], faces, similarity, time.perf_counter() - started)
 
     def edit(self, latent, amounts, conditional=False, generator=None):
         """The face of `latent` moved by amounts[name] along each boundary; with
