@@ -12,8 +12,8 @@ from faceinv.data.face_sets import write_face_set
 from faceinv.errors import InputError, TrainingDiverged
 from faceinv.files import save_png
 from faceinv.inversion import losses
-from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig
-from faceinv.models.encoder import LoadedEncoder, build_encoder, export_encoder
+from faceinv.inversion.encoder_training import EncoderTrainer, TrainConfig, head_units
+from faceinv.models.encoder import LoadedEncoder, build_encoder, export_encoder, write_encoder_weights
 from faceinv.models.generators import DCGAN, load_generator
 from faceinv.training import local_worker_configs
 
@@ -104,6 +104,16 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
     assert int(refined.optimizer.iterations) == 0
     with pytest.raises(InputError, match="holds no checkpoint"):
         EncoderTrainer(config_for(tmp_path / "d", face_set, init_from=str(tmp_path / "nowhere")))
+
+    # ... or from an encoder weights file (the shipped format), but only one for its generator.
+    base = config_for(tmp_path, face_set)
+    settings = {"input_size": 32, "latent_dim": resumed.generator.latent_dim, "width": base.width, "head": list(head_units(base.head))}
+    write_encoder_weights(resumed.encoder, {**settings, "generator": "synthetic"}, str(tmp_path / "b.npz"))
+    from_file = EncoderTrainer(config_for(tmp_path / "e", face_set, init_from=str(tmp_path / "b.npz")))
+    np.testing.assert_array_equal(from_file.encoder(faces).numpy(), resumed.encoder(faces).numpy())
+    write_encoder_weights(resumed.encoder, {**settings, "generator": "dcgan-digiface"}, str(tmp_path / "o.npz"))
+    with pytest.raises(InputError, match="is an encoder for 'dcgan-digiface'"):
+        EncoderTrainer(config_for(tmp_path / "f", face_set, init_from=str(tmp_path / "o.npz")))
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from faceinv.data import pipelines
 from faceinv.data.face_sets import face_set_files
 from faceinv.errors import InputError
 from faceinv.inversion import losses
+from faceinv.models import weights_file
 from faceinv.models.encoder import build_encoder, export_encoder
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
@@ -65,8 +66,9 @@ class TrainConfig:
     mixed_precision: bool = setting(False, "float16 compute (GPUs)")
     seed: int = setting(0, "seeds the initial encoder and each epoch's shuffle")
     init_from: str = setting("", "start from the encoder weights of another run's checkpoint folder "
-                                 "(e.g. checkpoints/<run>): a costly loss refines what a cheap one trained",
-                             metavar="CHECKPOINTS")
+                                 "(e.g. checkpoints/<run>) or of an encoder weights file (.npz, such as "
+                                 "the shipped one): a costly loss or a longer schedule refines what a "
+                                 "cheap one trained", metavar="CHECKPOINTS")
     log_dir: str = setting(os.path.join(PATH_LOGS, "encoder"), "TensorBoard folder", output=True)
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "encoder"), "checkpoint folder (resumed from)",
                                   output=True)
@@ -156,8 +158,16 @@ class EncoderTrainer(Training):
         return c.learning_rate
 
     def _start_from(self, folder):
-        """The encoder weights of another run's last checkpoint (not its optimiser state):
-        a costly loss can then refine an encoder that a cheap one trained first."""
+        """The encoder weights of another run's last checkpoint or of a weights file (not an
+        optimiser state): a costly loss can then refine an encoder that a cheap one trained first."""
+        if folder.endswith(".npz"):
+            arrays, meta = weights_file.read(folder)
+            if meta.get("generator") not in (None, self.generator.handle):
+                raise InputError(f"--init-from {folder} is an encoder for {meta['generator']!r}, "
+                                 f"not {self.generator.handle!r}")
+            weights_file.assign_keras(self.encoder, arrays, folder)
+            print(f"starting from the encoder weights of {folder}")
+            return
         latest = tf.train.latest_checkpoint(folder)
         if latest is None:
             raise InputError(f"--init-from {folder} holds no checkpoint (resnet.py writes them)")
