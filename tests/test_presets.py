@@ -27,6 +27,11 @@ PRESETS = {
         ("--generator dcgan-digiface --online --input-size 64 --width 32 --head '' --pixel-weight 1 "
          "--perceptual-weight 0 --lr 3e-4 --lr-schedule cosine --batch-size 32 --epochs 11 --steps-per-epoch 250 "
          "--seed 0 --run dcgan-digiface-w32-zpix")),
+    "encoder-dcgan-digiface-ft.json": (
+        resnet.Config, None,
+        ("--generator dcgan-digiface --online --input-size 64 --width 32 --head '' --pixel-weight 1 "
+         "--perceptual-weight 0 --lr 2e-4 --lr-schedule cosine --batch-size 32 --epochs 40 --steps-per-epoch 250 "
+         "--seed 1 --init-from checkpoints/dcgan-digiface-w32-zpix --run dcgan-digiface-w32-zpix-ft")),
 }
 
 
