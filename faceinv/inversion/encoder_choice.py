@@ -42,10 +42,11 @@ class Shipped:
 
 SHIPPED = {
     "dcgan-digiface": Shipped(
-        "encoder_dcgan-digiface.npz", "3d1314b821662f06cb8617454d40d27902132b198ab556e5c13b89dd61cd1703",
-        "python resnet.py --config configs/encoder-dcgan-digiface.json && python ship_encoder.py "
-        "--checkpoints checkpoints/dcgan-digiface-w32-zpix --out weights/encoder_dcgan-digiface.npz "
-        "--hybrid-steps 99 --hybrid-lr 0.1"),
+        "encoder_dcgan-digiface.npz", "0a3d71ae1b884b5fd3f7186b7413d2e01bc1df23fe149136df965939fc89c11b",
+        "python resnet.py --config configs/encoder-dcgan-digiface.json && python resnet.py --config "
+        "configs/encoder-dcgan-digiface-ft.json && python ship_encoder.py --checkpoints "
+        "checkpoints/dcgan-digiface-w32-zpix-ft --out weights/encoder_dcgan-digiface.npz "
+        "--hybrid-steps 99 --hybrid-lr 0.05"),
 }
 
 
