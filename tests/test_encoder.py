@@ -107,12 +107,13 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, face_set):
 
     # ... or from an encoder weights file (the shipped format), but only one for its generator.
     base = config_for(tmp_path, face_set)
-    settings = {"input_size": 32, "latent_dim": resumed.generator.latent_dim, "width": base.width, "head": list(head_units(base.head))}
+    settings = {"input_size": 32, "latent_dim": resumed.generator.latent_dim, "width": base.width,
+                "head": list(head_units(base.head))}
     write_encoder_weights(resumed.encoder, {**settings, "generator": "synthetic"}, str(tmp_path / "b.npz"))
     from_file = EncoderTrainer(config_for(tmp_path / "e", face_set, init_from=str(tmp_path / "b.npz")))
     np.testing.assert_array_equal(from_file.encoder(faces).numpy(), resumed.encoder(faces).numpy())
     write_encoder_weights(resumed.encoder, {**settings, "generator": "dcgan-digiface"}, str(tmp_path / "o.npz"))
-    with pytest.raises(InputError, match="is an encoder for 'dcgan-digiface'"):
+    with pytest.raises(InputError, match="was trained for generator dcgan-digiface"):
         EncoderTrainer(config_for(tmp_path / "f", face_set, init_from=str(tmp_path / "o.npz")))
 
 

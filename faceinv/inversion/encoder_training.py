@@ -28,7 +28,7 @@ from faceinv.data.face_sets import face_set_files
 from faceinv.errors import InputError
 from faceinv.inversion import losses
 from faceinv.models import weights_file
-from faceinv.models.encoder import build_encoder, export_encoder
+from faceinv.models.encoder import EncoderWeights, build_encoder, export_encoder
 from faceinv.models.facenet import DEFAULT as FACENET
 from faceinv.models.facenet import HELP as FACENET_HELP
 from faceinv.models.facenet import RANDOM as FACENET_RANDOM
@@ -68,7 +68,7 @@ class TrainConfig:
     init_from: str = setting("", "start from the encoder weights of another run's checkpoint folder "
                                  "(e.g. checkpoints/<run>) or of an encoder weights file (.npz, such as "
                                  "the shipped one): a costly loss or a longer schedule refines what a "
-                                 "cheap one trained", metavar="CHECKPOINTS")
+                                 "cheap one trained", metavar="CHECKPOINTS_OR_NPZ")
     log_dir: str = setting(os.path.join(PATH_LOGS, "encoder"), "TensorBoard folder", output=True)
     checkpoint_dir: str = setting(os.path.join(PATH_CHECKPOINTS, "encoder"), "checkpoint folder (resumed from)",
                                   output=True)
@@ -161,11 +161,9 @@ class EncoderTrainer(Training):
         """The encoder weights of another run's last checkpoint or of a weights file (not an
         optimiser state): a costly loss can then refine an encoder that a cheap one trained first."""
         if folder.endswith(".npz"):
-            arrays, meta = weights_file.read(folder)
-            if meta.get("generator") not in (None, self.generator.handle):
-                raise InputError(f"--init-from {folder} is an encoder for {meta['generator']!r}, "
-                                 f"not {self.generator.handle!r}")
-            weights_file.assign_keras(self.encoder, arrays, folder)
+            start = EncoderWeights(folder)  # read as every script reads one: SHA-256, format, settings
+            start.check_generator(self.generator)
+            weights_file.assign_keras(self.encoder, weights_file.keras_arrays(start.model), folder)
             print(f"starting from the encoder weights of {folder}")
             return
         latest = tf.train.latest_checkpoint(folder)
