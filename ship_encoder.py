@@ -1,7 +1,7 @@
 """Write a trained encoder as a weights file (.npz), the form the repository ships.
 
     python ship_encoder.py --checkpoints checkpoints/<run> --out my_encoder.npz
-    python ship_encoder.py --checkpoints checkpoints/dcgan-digiface-w32-zpix \\
+    python ship_encoder.py --checkpoints checkpoints/dcgan-digiface-w32-zpix-ft \\
         --out weights/encoder_dcgan-digiface.npz --hybrid-steps 99 --hybrid-lr 0.05
 
 It reads a resnet.py run (its config.json and last checkpoint) and writes the
