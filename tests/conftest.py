@@ -10,6 +10,20 @@ import pytest  # noqa: E402
 TINY_LABEL = "STAND-IN: tiny random ProGAN-architecture module for tests"
 
 
+def latent_gradient(generator, latents):
+    """The gradient of a generator's faces' mean distance from grey with respect to the
+    latents, taken inside a tf.function as every optimiser in the package takes it."""
+    import tensorflow as tf
+
+    @tf.function
+    def gradient(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = tf.reduce_mean(tf.abs(generator(z) - 0.5))
+        return tape.gradient(loss, z)
+    return gradient(tf.constant(latents)).numpy()
+
+
 @pytest.fixture(scope="session")
 def synthetic():
     """The process-wide renderer that the scripts get too, so XLA compiles it once."""

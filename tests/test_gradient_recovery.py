@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import latent_gradient
 from PIL import Image
 
 import gradient_based_recovery
@@ -133,21 +134,14 @@ def test_loss_falls_and_each_face_follows_its_own_loss(synthetic, targets):
     np.testing.assert_allclose(together.images, rendered, atol=1e-5)
 
 
-
 @pytest.mark.slow
 def test_the_renderers_gradients_are_finite_and_nonzero(synthetic):
-    """The synthetic renderer's gradient with respect to the latent, taken inside a
-    tf.function as every optimiser here takes it. It sits in this file, after a
-    recovery, so that XLA compiles the renderer's gradient once per test process."""
-    @tf.function
-    def gradient(z):
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            loss = tf.reduce_mean(tf.abs(synthetic(z) - 0.5))
-        return tape.gradient(loss, z)
-    grad = gradient(tf.constant(sample_latents(2, 0, 512))).numpy()
+    """The synthetic renderer's gradient with respect to the latent. It sits in this file,
+    after a recovery, so that XLA compiles the renderer's gradient once per test process."""
+    grad = latent_gradient(synthetic, sample_latents(2, 0, 512))
     assert np.isfinite(grad).all()
     assert (np.abs(grad) > 0).mean() > 0.9
+
 
 @pytest.mark.slow
 def test_the_script_writes_results_and_loss_curves(faces, tmp_path):
