@@ -38,7 +38,7 @@ from PIL import Image  # noqa: E402
 
 from faceinv import cli, config, files  # noqa: E402, I001  (cli first: it quiets TensorFlow)
 from faceinv.config import setting  # noqa: E402
-from faceinv.data.alignment import FaceDetector, mouth_width, yaw  # noqa: E402
+from faceinv.data.alignment import FaceDetector, mouth_width, render_landmarks, yaw  # noqa: E402
 from faceinv.data.offline_photos import PHOTOS  # noqa: E402
 from faceinv.editing.boundaries import load_boundary  # noqa: E402
 from faceinv.inversion import tuning  # noqa: E402
@@ -53,7 +53,6 @@ from faceinv.report import metrics  # noqa: E402
 
 EDITS = {"pose": yaw, "smile": mouth_width}  # the boundary and the landmark score that measures it
 EDIT_ALPHA = 2.0
-LANDMARK_SIZE = 128  # renders are enlarged for MTCNN, whose smallest face is 20 px
 GRID_SIZE = 128      # the grid's faces, enlarged from the DCGAN's 64 px so that people can see them
 
 
@@ -93,8 +92,8 @@ def enlarged(face, size):
 
 def landmark_score(detector, face, score):
     """The landmark score of one rendered face, NaN where MTCNN finds none."""
-    found = detector.detections(enlarged(face, LANDMARK_SIZE))
-    return score(found[0][0]) if found else float("nan")
+    points = render_landmarks(detector, face)
+    return float("nan") if points is None else score(points)
 
 
 def invert(generator, face, initial, steps, lr):
@@ -116,7 +115,7 @@ def measure_face(face, generator, encoder, hybrid, settings, normals, facenet, d
     pivot, hybrid_face, seconds = invert(generator, face.aligned, guess, *hybrid)
     row["hybrid_s"] = row["encoder_s"] + seconds
     tuned = tuning.tune_generator(generator, face.aligned, pivot, settings, directions=np.concatenate(
-        list(normals.values())), facenet=facenet)
+        list(normals.values())), facenet=facenet, detector=detector)
     tuned_face = np.asarray(tuned.generator(pivot))[0]
     row["tuned_s"] = row["hybrid_s"] + tuned.seconds
     row["tune_only_s"] = tuned.seconds

@@ -67,8 +67,8 @@ class FaceDetector:
 
     def detections(self, image, min_confidence=0.0):
         """Every face MTCNN finds in a uint8 RGB image at `min_confidence` or above, most
-        confident first, as (landmarks [5, 2] float, confidence, box area in pixels) in the
-        image's coordinates."""
+        confident first, as (landmarks [5, 2] float, confidence, box area in pixels, box
+        (x, y, width, height)) in the image's coordinates."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"face detection needs a uint8 RGB image, not {image.dtype} {image.shape}")
@@ -86,7 +86,8 @@ class FaceDetector:
             # the five y; MTCNN counts pixel centres at integers, we at i + 0.5.
             points = np.stack([row[6:11], row[11:16]], axis=1).astype(np.float64) + 0.5
             area = float(row[3] * row[4]) / factor ** 2
-            faces.append((points / factor, float(row[5]), area))
+            box = np.asarray(row[1:5], np.float64) / factor
+            faces.append((points / factor, float(row[5]), area, box))
         return faces
 
     def landmarks(self, image):
@@ -141,3 +142,61 @@ def mouth_width(landmarks):
     """Mouth-corner distance over eye distance: grows when a face smiles."""
     points = np.asarray(landmarks, np.float64)
     return float(np.linalg.norm(points[4] - points[3]) / np.linalg.norm(points[1] - points[0]))
+
+
+RENDER_DETECT_SIZE = 128  # generated faces are enlarged to this for MTCNN, whose smallest face is 20 px
+
+
+def render_landmarks(detector, face, outline=False, size=RENDER_DETECT_SIZE):
+    """The five landmarks [5, 2] (x, y, pixel centres at i + 0.5) of a rendered face [R, R, 3]
+    in [0, 1], in its own pixels, found on the face enlarged to `size`; None where MTCNN finds
+    none. With `outline`, six points of MTCNN's face box follow (its corners, then the middles
+    of its left and right sides): [11, 2]."""
+    face = np.asarray(face)
+    big = Image.fromarray(np.clip(np.rint(face * 255.0), 0, 255).astype(np.uint8)).resize(
+        (size, size), Image.Resampling.BICUBIC)
+    found = detector.detections(np.asarray(big))
+    if not found:
+        return None
+    points, _, _, (x, y, width, height) = found[0]
+    if outline:
+        box = [(x, y), (x + width, y), (x, y + height), (x + width, y + height),
+               (x, y + height / 2), (x + width, y + height / 2)]
+        points = np.concatenate([points, np.asarray(box, np.float64)])
+    return points * face.shape[0] / size
+
+
+def thin_plate_warp(image, source, target):
+    """`image` [R, R, C] bent by a thin-plate spline so that its points `source` [K, 2] (x, y)
+    land on `target`, with the border held still: the smoothest warp that moves only what
+    the points say. Bilinear sampling; outside the image repeats its edge."""
+    size = image.shape[0]
+    edge = [0.0, size / 2, float(size)]
+    border = np.array([(x, y) for x in edge for y in edge if (x, y) != (size / 2, size / 2)])
+    moved = np.concatenate([np.asarray(target, np.float64), border])     # where a point ends up
+    origin = np.concatenate([np.asarray(source, np.float64), border])    # where it is read from
+
+    def kernel(a, b):
+        r2 = np.sum((a[:, None] - b[None]) ** 2, axis=-1)
+        return np.where(r2 > 0, r2 * np.log(np.maximum(r2, 1e-12)), 0.0)
+
+    count = len(moved)
+    affine = np.concatenate([np.ones((count, 1)), moved], 1)
+    system = np.zeros((count + 3, count + 3))
+    system[:count, :count], system[:count, count:], system[count:, :count] = kernel(moved, moved), affine, affine.T
+    coefficients = np.linalg.solve(system, np.concatenate([origin, np.zeros((3, 2))]))
+    ys, xs = np.mgrid[0:size, 0:size] + 0.5
+    pixels = np.stack([xs.ravel(), ys.ravel()], 1)
+    read = (kernel(pixels, moved) @ coefficients[:count] +
+            np.concatenate([np.ones((len(pixels), 1)), pixels], 1) @ coefficients[count:]) - 0.5
+    x = np.clip(read[:, 0], 0, size - 1)
+    y = np.clip(read[:, 1], 0, size - 1)
+    x0, y0 = np.minimum(np.floor(x).astype(int), size - 2), np.minimum(np.floor(y).astype(int), size - 2)
+    wx, wy = (x - x0)[:, None], (y - y0)[:, None]
+    flat = np.asarray(image).reshape(size * size, -1)
+
+    def at(row, col):
+        return flat[row * size + col]
+    out = ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) +
+           wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1)))
+    return out.reshape(image.shape).astype(np.asarray(image).dtype)

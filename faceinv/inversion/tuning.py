@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from faceinv.config import setting
+from faceinv.data.alignment import FaceDetector, render_landmarks, thin_plate_warp
 from faceinv.errors import InputError
 from faceinv.models import weights_file
 
@@ -35,8 +36,9 @@ TUNE_STEPS, TUNE_LR = 100, 3e-4
 TUNE_LAYERS = 5                 # layers tuned, counted from the output; the DCGAN has 5
 LOCALITY_WEIGHT, LOCALITY_RADIUS = 0.0, 2.0
 EDIT_STEPS = 100                # edit-aware steps after the plain ones
-IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.003, 1.0
-EDIT_RANGE = 3.0                # edits are sampled up to this far along a boundary: the page's slider range
+IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.006, 1.0
+EDIT_RANGE = 3.0                # edits are drawn up to this far along a boundary: the page's slider range
+EDIT_STEP = 0.5                 # ... at multiples of this
 STRUCTURE_POOL = 2              # the structure term compares faces averaged over blocks of this many pixels
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
@@ -157,7 +159,8 @@ class Tuning:
     seconds: float
 
 
-def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None, directions=None, facenet=None):
+def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None, directions=None, facenet=None,
+                   detector=None):
     """Fit a copy of `generator` so that `pivot` [1, latent_dim] renders `face` [R, R, 3] in [0, 1].
     With settings.edit_aware, settings.edit_steps more steps follow, each of which also takes
     an edit of the pivot, a random amount up to settings.edit_range along one of `directions`
@@ -187,7 +190,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     def coarse(images):
         return tf.nn.avg_pool2d(images, settings.structure_pool, settings.structure_pool, "VALID")
 
-    def step(nearby, edited, edit_aware):
+    def step(nearby, edited, wanted, edit_aware):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(tuned._forward(pivot) - target))
             total = loss
@@ -196,39 +199,84 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
                 total += settings.locality_weight * drift
             if edit_aware:
                 faces = tuned._forward(edited)
-                plain = generator._forward(tf.concat([pivot, edited], 0))
                 if with_identity:
-                    total += settings.identity_weight * (1.0 - tf.reduce_sum(facenet(faces)[1] * identity))
-                if settings.structure_weight > 0:  # the photo's coarse structure, moved as the generator moves it
-                    wanted = coarse(target) + coarse(plain[1:]) - coarse(plain[:1])
-                    total += settings.structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - wanted))
+                    kept = tf.reduce_sum(facenet(faces)[1] * identity, axis=1)
+                    total += settings.identity_weight * tf.reduce_mean(1.0 - kept)
+                if settings.structure_weight > 0:
+                    total += settings.structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - coarse(wanted)))
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         return loss
 
-    def plain_step(nearby, edited):
-        return step(nearby, edited, False)
+    def plain_step(nearby, edited, wanted):
+        return step(nearby, edited, wanted, False)
 
-    def edit_aware_step(nearby, edited):
-        return step(nearby, edited, True)
+    def edit_aware_step(nearby, edited, wanted):
+        return step(nearby, edited, wanted, True)
 
     plain_step = tf.function(plain_step, jit_compile=True)
     # With FaceNet inside, XLA's compilation costs more than it saves.
     edit_aware_step = tf.function(edit_aware_step, jit_compile=not with_identity)
     rng = np.random.default_rng(settings.seed)
-    total_steps = settings.total_steps(directions)
-    directions = np.asarray(directions if directions is not None and len(directions) else np.zeros(
-        (1, pivot.shape[1])), np.float32).reshape(-1, pivot.shape[1])
-    losses = np.zeros(total_steps, np.float32)
     start = time.perf_counter()
+    edits = EditTargets.empty(face, pivot.numpy())
+    if settings.edit_aware and directions is not None and len(directions):
+        edits = edit_targets(generator, face, pivot.numpy(), directions, settings.edit_range, detector)
+        if not len(edits.latents):
+            print("MTCNN found no landmarks on the photo or its edits: the edit-aware tuning steps are skipped")
+            settings = dataclasses.replace(settings, edit_steps=0)
+    total_steps = settings.total_steps(directions)
+    losses = np.zeros(total_steps, np.float32)
     for i in range(total_steps):
-        edited = pivot.numpy() + rng.uniform(-settings.edit_range, settings.edit_range) * directions[
-            rng.integers(len(directions))]
-        nearby = _nearby(rng, pivot.numpy(), settings.locality_radius)
-        losses[i] = float((plain_step if i < settings.steps else edit_aware_step)(tf.constant(nearby), tf.constant(edited)))
+        picks = edits.draw(rng)
+        edited, wanted = tf.constant(edits.latents[picks]), tf.constant(edits.faces[picks])
+        nearby = tf.constant(_nearby(rng, pivot.numpy(), settings.locality_radius))
+        losses[i] = float((plain_step if i < settings.steps else edit_aware_step)(nearby, edited, wanted))
         if on_step is not None:
             on_step(i + 1, tuned)
     model.trainable = False
     return Tuning(tuned, losses, time.perf_counter() - start)
+
+
+@dataclasses.dataclass
+class EditTargets:
+    latents: np.ndarray     # [M, latent_dim] edits of the pivot
+    faces: np.ndarray       # [M, R, R, 3] the face each should render
+    directions: np.ndarray  # [M] which direction each moves along
+
+    @classmethod
+    def empty(cls, face, pivot):
+        """One placeholder (the pivot and the photo) for the steps that draw no edit."""
+        return cls(np.asarray(pivot, np.float32).reshape(1, -1), np.asarray(face, np.float32)[None], np.zeros(1, int))
+
+    def draw(self, rng):
+        """One edit along each direction, at random: indices into latents and faces."""
+        return np.array([rng.choice(np.flatnonzero(self.directions == k)) for k in np.unique(self.directions)])
+
+
+def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
+    """The edits the edit-aware steps draw, every EDIT_STEP along each direction up to
+    `edit_range` either way, and the face each should render: the photo, bent by a
+    thin-plate spline so that its five landmarks and its face box move as the untuned
+    generator's move from its face at the pivot to its face at the edit. Edits where MTCNN finds no face
+    are left out; none at all where it finds none in the photo or at the pivot."""
+    detector = detector or FaceDetector()
+    pivot = np.asarray(pivot, np.float32).reshape(1, -1)
+    photo_points = render_landmarks(detector, face, outline=True)
+    plain_points = render_landmarks(detector, np.asarray(generator(pivot))[0], outline=True)
+    alphas = np.arange(EDIT_STEP, edit_range + 1e-6, EDIT_STEP)
+    alphas = np.concatenate([-alphas[::-1], alphas]).astype(np.float32)
+    directions = np.asarray(directions, np.float32).reshape(-1, pivot.shape[1])
+    latents = (pivot + alphas[None, :, None] * directions[:, None]).reshape(-1, pivot.shape[1])
+    which = np.repeat(np.arange(len(directions)), len(alphas))
+    if photo_points is None or plain_points is None:
+        latents, which = latents[:0], which[:0]
+    kept, faces = [], []
+    for index, render in enumerate(np.asarray(generator(latents))):
+        points = render_landmarks(detector, render, outline=True)
+        if points is not None:
+            kept.append(index)
+            faces.append(thin_plate_warp(face, photo_points, photo_points + points - plain_points))
+    return EditTargets(latents[kept], np.asarray(faces, np.float32).reshape((-1,) + face.shape), which[kept])
 
 
 def _nearby(rng, pivot, radius, count=1):
