@@ -257,12 +257,14 @@ def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
     """The edits the edit-aware steps draw, every EDIT_STEP along each direction up to
     `edit_range` either way, and the face each should render: the photo, bent by a
     thin-plate spline so that its five landmarks and its face box move as the untuned
-    generator's move from its face at the pivot to its face at the edit. Edits where MTCNN finds no face
+    generator's move from its face at the pivot to its face at the edit, plus the part of
+    the untuned edit that this bending does not explain. Edits where MTCNN finds no face
     are left out; none at all where it finds none in the photo or at the pivot."""
     detector = detector or FaceDetector()
     pivot = np.asarray(pivot, np.float32).reshape(1, -1)
     photo_points = render_landmarks(detector, face, outline=True)
-    plain_points = render_landmarks(detector, np.asarray(generator(pivot))[0], outline=True)
+    plain = np.asarray(generator(pivot))[0]
+    plain_points = render_landmarks(detector, plain, outline=True)
     alphas = np.arange(EDIT_STEP, edit_range + 1e-6, EDIT_STEP)
     alphas = np.concatenate([-alphas[::-1], alphas]).astype(np.float32)
     directions = np.asarray(directions, np.float32).reshape(-1, pivot.shape[1])
@@ -275,7 +277,11 @@ def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
         points = render_landmarks(detector, render, outline=True)
         if points is not None:
             kept.append(index)
-            faces.append(thin_plate_warp(face, photo_points, photo_points + points - plain_points))
+            # What the warp cannot say (a mouth opening, teeth): the untuned edit's own
+            # change, left after bending the untuned pivot face the same way.
+            unexplained = render - thin_plate_warp(plain, plain_points, points)
+            moved = thin_plate_warp(face, photo_points, photo_points + points - plain_points)
+            faces.append(np.clip(moved + unexplained, 0.0, 1.0))
     return EditTargets(latents[kept], np.asarray(faces, np.float32).reshape((-1,) + face.shape), which[kept])
 
 
