@@ -120,3 +120,54 @@ def test_detections_list_every_face_with_its_size(detector):
     assert big[0][:, 0].max() < 512 < small[0][:, 0].min()  # the big face is the left one
     points, confidence = detector.landmarks(np.asarray(pair))
     np.testing.assert_array_equal(points, faces[0][0])
+    for points, _, area, (x, y, width, height) in faces:  # each box holds its own landmarks
+        assert width * height == pytest.approx(area)
+        assert (x < points[:, 0]).all() and (points[:, 0] < x + width).all()
+        assert (y < points[:, 1]).all() and (points[:, 1] < y + height).all()
+
+
+def _spot(size, x, y, width=2.0):
+    yy, xx = np.mgrid[:size, :size] + 0.5
+    return np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * width ** 2))[..., None].astype(np.float32)
+
+
+def _peak(image):
+    """Where a single bright spot is, to a fraction of a pixel (x, y)."""
+    weights = np.where(image[..., 0] > 0.5 * image.max(), image[..., 0], 0.0)
+    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]] + 0.5
+    return np.array([(xx * weights).sum(), (yy * weights).sum()]) / weights.sum()
+
+
+def test_thin_plate_warp_carries_a_point_to_its_target_and_leaves_still_points_still():
+    """A spot at a moved point lands on its target; a spot at a point that stays, stays; with
+    every point in place the image comes back unchanged."""
+    moves, stays = np.array([20.0, 24.0]), np.array([44.0, 40.0])
+    image = _spot(64, *moves) + _spot(64, *stays)
+    target = np.array([27.0, 30.0])
+    warped = alignment.thin_plate_warp(image, np.stack([moves, stays]), np.stack([target, stays]))
+    assert warped.shape == image.shape and warped.dtype == image.dtype
+    np.testing.assert_allclose(_peak(warped[:32, :36]), target, atol=0.3)
+    np.testing.assert_allclose(_peak(warped[32:, 32:]) + 32, stays, atol=0.3)
+    assert warped[:16, :16].max() < 0.05 < warped[20:40, 20:36].max()  # it moved, not copied
+    still = alignment.thin_plate_warp(image, np.stack([moves, stays]), np.stack([moves, stays]))
+    np.testing.assert_allclose(still, image, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_render_landmarks_finds_a_generated_faces_points_in_its_own_pixels(detector):
+    """On 64 px DCGAN renders (found enlarged) the landmarks sit near the generator's
+    template; the outline adds the face box, around them; a blank render has none."""
+    from faceinv.models.generators import load_generator, sample_latents
+    generator = load_generator("dcgan-digiface")
+    faces = np.asarray(generator(sample_latents(6, 3, generator.latent_dim)))
+    found = [alignment.render_landmarks(detector, face) for face in faces]
+    found = np.array([points for points in found if points is not None])
+    assert len(found) >= 4
+    np.testing.assert_allclose(found.mean(axis=0), generator.template.points, atol=2.5)
+    outline = alignment.render_landmarks(detector, faces[0], outline=True)
+    np.testing.assert_allclose(outline[:5], alignment.render_landmarks(detector, faces[0]))
+    corners = outline[5:9]
+    assert outline.shape == (11, 2) and corners[0, 0] < outline[:5, 0].min() and corners[3, 1] > outline[:5, 1].max()
+    assert (corners[0] >= -8).all() and (corners[3] <= 72).all()  # in the render's pixels, not the enlarged ones
+    np.testing.assert_allclose(outline[9:], [(corners[0, 0], corners[:, 1].mean()), (corners[3, 0], corners[:, 1].mean())])
+    assert alignment.render_landmarks(detector, np.zeros((64, 64, 3), np.float32)) is None

@@ -11,7 +11,7 @@ from PIL import Image
 
 import interfacegan_svm
 import invert_photo
-from faceinv.data.alignment import FaceDetector
+from faceinv.data.alignment import FaceDetector, mouth_width, render_landmarks, yaw
 from faceinv.data.offline_photos import ASTRONAUT
 from faceinv.errors import InputError
 from faceinv.inversion import tuning
@@ -20,6 +20,7 @@ from faceinv.models import weights_file
 from faceinv.models.generators import DCGAN, load_generator, sample_latents
 
 BOUNDARIES = os.path.join(ROOT, "boundaries", DCGAN)
+EDITS = {"pose": yaw, "smile": mouth_width}  # the committed boundaries and the landmark score each moves
 FLOAT16_TOLERANCE = 2e-3  # a reloaded tuned generator's faces, against the tuned one's, in [0, 1] pixels
 
 
@@ -85,23 +86,48 @@ def test_the_locality_term_holds_faces_away_from_the_pivot_near_the_untuned_gene
     assert held < 0.7 * free, (held, free)
 
 
-def test_edit_aware_steps_move_the_photos_structure_as_the_generator_moves_it(dcgan, face_and_pivot, tuned):
-    face, pivot = face_and_pivot
-    normal = np.load(os.path.join(BOUNDARIES, "pose.npy")).reshape(1, -1).astype(np.float32)
-    ends = np.concatenate([pivot - 2 * normal, pivot + 2 * normal])
-    settings = tuning.TuneSettings(steps=20, learning_rate=1e-3, edit_steps=20, identity_weight=0.0,
-                                   structure_weight=1.0, structure_pool=4)
-    aware = tuning.tune_generator(dcgan, face, pivot, settings, directions=normal)
+@pytest.fixture(scope="module")
+def normals():
+    return np.stack([np.load(os.path.join(BOUNDARIES, f"{name}.npy")).ravel() for name in EDITS]).astype(np.float32)
 
-    def pooled(images):
-        images = np.asarray(images)
-        return images.reshape(len(images), 16, 4, 16, 4, 3).mean(axis=(2, 4))
-    wanted = pooled(face[None]) + pooled(dcgan(ends)) - pooled(dcgan(pivot))
-    error = {name: _mae(pooled(t.generator(ends)), wanted) for name, t in (("plain", tuned), ("aware", aware))}
+
+@pytest.fixture(scope="module")
+def targets(dcgan, face_and_pivot, normals):
+    face, pivot = face_and_pivot
+    return tuning.edit_targets(dcgan, face, pivot, normals, 2.0)
+
+
+def test_edit_targets_move_the_photos_landmarks_as_the_untuned_generator_moves_its_own(dcgan, face_and_pivot,
+                                                                                      normals, targets):
+    """Each edit's target is the photo, changed: its pose and smile scores move from one end
+    to the other as the untuned generator's faces' do, and at every edit it stays the photo
+    more than the untuned face is."""
+    face, pivot = face_and_pivot
+    detector = FaceDetector()
+    alphas = np.einsum("md,md->m", targets.latents - pivot, normals[targets.directions])
+    assert set(np.round(alphas, 3)) <= set(np.arange(-2.0, 2.01, tuning.EDIT_STEP).round(3)) - {0.0}
+    for k, score in enumerate(EDITS.values()):
+        ends = [np.flatnonzero((targets.directions == k) & np.isclose(alphas, a, atol=1e-3)) for a in (-2.0, 2.0)]
+        assert all(len(end) == 1 for end in ends), f"MTCNN lost an end of edit {k}"
+        low, high = (targets.faces[end[0]] for end in ends)
+        wanted = score(render_landmarks(detector, high)) - score(render_landmarks(detector, low))
+        untuned = np.asarray(dcgan(targets.latents[[ends[0][0], ends[1][0]]]))
+        moved = score(render_landmarks(detector, untuned[1])) - score(render_landmarks(detector, untuned[0]))
+        assert 0.6 < wanted / moved < 1.5, (list(EDITS)[k], wanted, moved)
+    untuned = np.asarray(dcgan(targets.latents))
+    assert all(_mae(target, face) < _mae(render, face) for target, render in zip(targets.faces, untuned))
+
+
+def test_edit_aware_steps_bring_the_edits_to_their_targets(dcgan, face_and_pivot, normals, targets, tuned, capsys):
+    face, pivot = face_and_pivot
+    settings = tuning.TuneSettings(steps=20, learning_rate=1e-3, edit_steps=20, identity_weight=0.0, edit_range=2.0)
+    aware = tuning.tune_generator(dcgan, face, pivot, settings, directions=normals)
+    error = {name: _mae(t.generator(targets.latents), targets.faces) for name, t in (("plain", tuned), ("aware", aware))}
     assert error["aware"] < 0.8 * error["plain"], error
     assert len(aware.losses) == 40 and len(tuned.losses) == 20
-    skipped = tuning.tune_generator(dcgan, face, pivot, settings)  # no boundaries: the plain steps alone
-    assert len(skipped.losses) == 20
+    assert len(tuning.tune_generator(dcgan, face, pivot, settings).losses) == 20  # no boundaries: plain steps alone
+    blank = tuning.tune_generator(dcgan, np.zeros_like(face), pivot, settings, directions=normals)
+    assert len(blank.losses) == 20 and "MTCNN found no landmarks" in capsys.readouterr().out
 
 
 def test_a_saved_tuned_generator_reloads_and_renders_the_same_face(dcgan, face_and_pivot, tuned, tmp_path):

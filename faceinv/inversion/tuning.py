@@ -220,8 +220,10 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     start = time.perf_counter()
     edits = EditTargets.empty(face, pivot.numpy())
     if settings.edit_aware and directions is not None and len(directions):
-        edits = edit_targets(generator, face, pivot.numpy(), directions, settings.edit_range, detector)
-        if not len(edits.latents):
+        found = edit_targets(generator, face, pivot.numpy(), directions, settings.edit_range, detector)
+        if len(found.latents):
+            edits = found
+        else:
             print("MTCNN found no landmarks on the photo or its edits: the edit-aware tuning steps are skipped")
             settings = dataclasses.replace(settings, edit_steps=0)
     total_steps = settings.total_steps(directions)
