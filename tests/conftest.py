@@ -8,6 +8,21 @@ sys.path.insert(0, ROOT)
 import pytest  # noqa: E402
 
 TINY_LABEL = "STAND-IN: tiny random ProGAN-architecture module for tests"
+# Files of one long test (about 2 minutes each): under `-n 2 --dist loadfile
+# --no-loadscope-reorder` they start first, while the other worker takes the rest.
+LONG_FILES = ("test_pipeline.py", "test_pipeline_synthetic.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The long one-test files first, then the others by their number of tests (the order
+    xdist would give them, but for the long files, which it would start last)."""
+    count = {}
+    for item in items:
+        count[item.path.name] = count.get(item.path.name, 0) + 1
+
+    def rank(name):
+        return (name not in LONG_FILES, LONG_FILES.index(name) if name in LONG_FILES else 0, -count[name], name)
+    items.sort(key=lambda item: rank(item.path.name))  # stable: each file's tests keep their order
 
 
 def latent_gradient(generator, latents):

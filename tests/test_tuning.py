@@ -1,4 +1,5 @@
 """Generator tuning for a photo (faceinv/inversion/tuning.py) and the scripts that use it."""
+import dataclasses
 import importlib.util
 import json
 import os
@@ -62,6 +63,19 @@ def test_tuning_fits_the_face_and_leaves_the_shared_generator_as_it_was(dcgan, f
     assert _mae(tuned.generator(pivot)[0], face) < 0.6 * untuned_loss
     assert again.generator is not tuned.generator and not tuned.generator.model.trainable
     assert "tuned" in tuned.generator.label and tuned.generator.handle == dcgan.handle
+
+
+def test_each_photo_starts_from_the_generator_though_the_traced_steps_are_reused(dcgan, face_and_pivot, tuned):
+    """Another photo tuned in between leaves nothing behind: the same photo tunes the same again."""
+    face, pivot = face_and_pivot
+    settings = tuning.TuneSettings(steps=20, learning_rate=1e-3)  # the `tuned` fixture's
+    reused = tuning._tuning_steps.cache_info().hits
+    tuning.tune_generator(dcgan, np.ascontiguousarray(face[:, ::-1]), pivot, dataclasses.replace(
+        settings, learning_rate=3e-3))
+    again = tuning.tune_generator(dcgan, face, pivot, settings)
+    assert tuning._tuning_steps.cache_info().hits >= reused + 2
+    np.testing.assert_allclose(again.losses, tuned.losses, rtol=1e-4)
+    np.testing.assert_allclose(again.generator(pivot), tuned.generator(pivot), atol=1e-4)
 
 
 def test_tuning_only_the_last_layers_leaves_the_others_unchanged(dcgan, face_and_pivot):
@@ -128,6 +142,21 @@ def test_edit_aware_steps_bring_the_edits_to_their_targets(dcgan, face_and_pivot
     assert len(tuning.tune_generator(dcgan, face, pivot, settings).losses) == 20  # no boundaries: plain steps alone
     blank = tuning.tune_generator(dcgan, np.zeros_like(face), pivot, settings, directions=normals)
     assert len(blank.losses) == 20 and "MTCNN found no landmarks" in capsys.readouterr().out
+
+
+def test_facenet_sees_one_edited_face_an_edit_aware_step(dcgan, face_and_pivot, normals):
+    """A stand-in FaceNet that counts the faces it is given: the photo's, then one a step
+    (FaceNet is most of a step's cost), though each step draws an edit along both boundaries."""
+    import tensorflow as tf
+    face, pivot = face_and_pivot
+    seen = tf.Variable(0)
+
+    def counting_facenet(images):
+        seen.assign_add(tf.shape(images)[0])
+        return None, tf.math.l2_normalize(tf.reduce_mean(images, axis=[1, 2]), axis=1)
+    settings = tuning.TuneSettings(steps=2, edit_steps=6)
+    tuned = tuning.tune_generator(dcgan, face, pivot, settings, directions=normals, facenet=counting_facenet)
+    assert len(tuned.losses) == 8 and int(seen.numpy()) == 1 + 6
 
 
 def test_a_saved_tuned_generator_reloads_and_renders_the_same_face(dcgan, face_and_pivot, tuned, tmp_path):

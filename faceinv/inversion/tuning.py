@@ -9,10 +9,13 @@ The shared generator is never touched; every photo gets its own copy.
 Tuning every weight to one face also changes what the generator draws away
 from the pivot: an edit of the tuned face keeps less of the person (plain
 tuning) or less of the edit (PTI's locality term). So tuning runs in two
-phases: plain steps of the pixel loss at the pivot, then edit-aware steps,
-each of which also draws an edit of the pivot along one of the boundaries the
-visitor edits along and asks that it keep the photo's FaceNet identity and
-move the photo's coarse structure as the untuned generator moves its own.
+phases: plain steps of the pixel loss at the pivot, then edit-aware steps.
+Each of these also draws an edit of the pivot along each boundary the visitor
+edits along, and asks that its coarse structure be its target's: the photo,
+bent so that its landmarks move as the untuned generator's do at that edit,
+plus the untuned edit's change that the bending does not explain (a mouth
+opening). One of the edited faces, the boundaries in turn, must also keep the
+photo's FaceNet identity.
 PTI's locality term and tuning only the last layers are flags too;
 docs/photos.md measures each against the others.
 
@@ -21,6 +24,8 @@ float16, in a weights file that cannot run code (faceinv/models/weights_file.py)
 and is refused by a generator other than its own.
 """
 import dataclasses
+import functools
+import threading
 import time
 
 import keras
@@ -162,10 +167,11 @@ class Tuning:
 def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None, directions=None, facenet=None,
                    detector=None):
     """Fit a copy of `generator` so that `pivot` [1, latent_dim] renders `face` [R, R, 3] in [0, 1].
-    With settings.edit_aware, settings.edit_steps more steps follow, each of which also takes
-    an edit of the pivot, a random amount up to settings.edit_range along one of `directions`
-    [K, latent_dim] (the boundaries the visitor edits along), and asks that it keeps the photo's FaceNet identity (`facenet`) and that its
-    coarse structure (means over blocks of settings.structure_pool pixels) is the photo's, moved as the untuned generator moves it.
+    With settings.edit_aware, settings.edit_steps more steps follow, each of which also draws
+    an edit of the pivot along each of `directions` [K, latent_dim] (the boundaries the visitor
+    edits along; edit_targets gives the edits and their target faces), and asks that their
+    coarse structure (means over blocks of settings.structure_pool pixels) be their targets'
+    and that one of them, the directions in turn, keep the photo's FaceNet identity (`facenet`).
     `on_step(step, tuned)` is called after every step; the shared generator is left as it was."""
     settings.check()
     check_tunable(generator)
@@ -179,64 +185,89 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     with_identity = settings.edit_aware and settings.identity_weight > 0
     if with_identity and facenet is None:
         raise InputError("tuning with an identity weight needs a FaceNet")
-    model = _copy(generator.model)
-    variables = _tuned_variables(model, settings.layers)
-    tuned = _tuned_copy(generator, model)
-    optimizer = keras.optimizers.Adam(settings.learning_rate)
-    target = tf.constant(face[None])
-    pivot = tf.constant(np.asarray(pivot, np.float32).reshape(1, -1))
-    identity = tf.constant(facenet(target)[1]) if with_identity else None
+    steps = _tuning_steps(generator, facenet if with_identity else None, settings.layers, settings.locality_weight,
+                          settings.identity_weight, settings.structure_weight, settings.structure_pool)
+    with steps.lock:
+        start = time.perf_counter()
+        steps.reset(settings.learning_rate)
+        target = tf.constant(face[None])
+        pivot = tf.constant(np.asarray(pivot, np.float32).reshape(1, -1))
+        identity = facenet(target)[1] if with_identity else tf.zeros((1, 1))
+        rng = np.random.default_rng(settings.seed)
+        edits = EditTargets.empty(face, pivot.numpy())
+        if settings.edit_aware:
+            found = edit_targets(generator, face, pivot.numpy(), directions, settings.edit_range, detector)
+            if len(found.latents):
+                edits = found
+            else:
+                print("MTCNN found no landmarks on the photo or its edits: the edit-aware tuning steps are skipped")
+                settings = dataclasses.replace(settings, edit_steps=0)
+        losses = np.zeros(settings.total_steps(directions), np.float32)
+        for i in range(len(losses)):
+            picks = edits.draw(rng)
+            edited, wanted = tf.constant(edits.latents[picks]), tf.constant(edits.faces[picks])
+            nearby = tf.constant(_nearby(rng, pivot.numpy(), settings.locality_radius))
+            step = steps.plain if i < settings.steps else steps.edit_aware
+            losses[i] = float(step(target, pivot, identity, nearby, edited, wanted, tf.constant(i % len(picks))))
+            if on_step is not None:
+                on_step(i + 1, steps.tuned)
+        tuned = _tuned_copy(generator, _copy(steps.model))
+        tuned.model.trainable = False
+        return Tuning(tuned, losses, time.perf_counter() - start)
 
-    def coarse(images):
-        return tf.nn.avg_pool2d(images, settings.structure_pool, settings.structure_pool, "VALID")
 
-    def step(nearby, edited, wanted, edit_aware):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.abs(tuned._forward(pivot) - target))
-            total = loss
-            if settings.locality_weight > 0:
-                drift = tf.reduce_mean(tf.abs(tuned._forward(nearby) - generator._forward(nearby)))
-                total += settings.locality_weight * drift
-            if edit_aware:
-                faces = tuned._forward(edited)
-                if with_identity:
-                    kept = tf.reduce_sum(facenet(faces)[1] * identity, axis=1)
-                    total += settings.identity_weight * tf.reduce_mean(1.0 - kept)
-                if settings.structure_weight > 0:
-                    total += settings.structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - coarse(wanted)))
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        return loss
+class _TuningSteps:
+    """A working copy of the generator, its Adam state and the traced tuning steps. One is kept
+    for each generator, FaceNet and set of loss weights, and every photo starts it afresh from
+    the generator's weights: the photos after the first reuse the traces (compiling the plain
+    step takes about 2 s, tracing FaceNet's step about 5 s). Photos take turns (`lock`)."""
 
-    def plain_step(nearby, edited, wanted):
-        return step(nearby, edited, wanted, False)
+    def __init__(self, generator, facenet, layers, locality_weight, identity_weight, structure_weight,
+                 structure_pool):
+        self.generator, self.lock = generator, threading.Lock()
+        self.model = _copy(generator.model)
+        self.variables = _tuned_variables(self.model, layers)
+        self.tuned = _tuned_copy(generator, self.model)
+        self.optimizer = keras.optimizers.Adam()
+        self.optimizer.build(self.variables)
+        tuned = self.tuned
 
-    def edit_aware_step(nearby, edited, wanted):
-        return step(nearby, edited, wanted, True)
+        def coarse(images):
+            return tf.nn.avg_pool2d(images, structure_pool, structure_pool, "VALID")
 
-    plain_step = tf.function(plain_step, jit_compile=True)
-    # With FaceNet inside, XLA's compilation costs more than it saves.
-    edit_aware_step = tf.function(edit_aware_step, jit_compile=not with_identity)
-    rng = np.random.default_rng(settings.seed)
-    start = time.perf_counter()
-    edits = EditTargets.empty(face, pivot.numpy())
-    if settings.edit_aware and directions is not None and len(directions):
-        found = edit_targets(generator, face, pivot.numpy(), directions, settings.edit_range, detector)
-        if len(found.latents):
-            edits = found
-        else:
-            print("MTCNN found no landmarks on the photo or its edits: the edit-aware tuning steps are skipped")
-            settings = dataclasses.replace(settings, edit_steps=0)
-    total_steps = settings.total_steps(directions)
-    losses = np.zeros(total_steps, np.float32)
-    for i in range(total_steps):
-        picks = edits.draw(rng)
-        edited, wanted = tf.constant(edits.latents[picks]), tf.constant(edits.faces[picks])
-        nearby = tf.constant(_nearby(rng, pivot.numpy(), settings.locality_radius))
-        losses[i] = float((plain_step if i < settings.steps else edit_aware_step)(nearby, edited, wanted))
-        if on_step is not None:
-            on_step(i + 1, tuned)
-    model.trainable = False
-    return Tuning(tuned, losses, time.perf_counter() - start)
+        def step(target, pivot, identity, nearby, edited, wanted, seen, edit_aware):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.abs(tuned._forward(pivot) - target))
+                total = loss
+                if locality_weight > 0:
+                    drift = tf.reduce_mean(tf.abs(tuned._forward(nearby) - generator._forward(nearby)))
+                    total += locality_weight * drift
+                if edit_aware:
+                    faces = tuned._forward(edited)
+                    if facenet is not None:  # one edited face a step, the directions in turn: FaceNet costs most
+                        kept = tf.reduce_sum(facenet(faces[seen:seen + 1])[1] * identity)
+                        total += identity_weight * (1.0 - kept)
+                    if structure_weight > 0:
+                        total += structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - coarse(wanted)))
+            self.optimizer.apply_gradients(zip(tape.gradient(total, self.variables), self.variables))
+            return loss
+
+        self.plain = tf.function(lambda *args: step(*args, edit_aware=False), jit_compile=True)
+        # With FaceNet inside, XLA's compilation costs more than it saves.
+        self.edit_aware = tf.function(lambda *args: step(*args, edit_aware=True), jit_compile=facenet is None)
+
+    def reset(self, learning_rate):
+        """The generator's weights again, and a fresh Adam at `learning_rate`."""
+        for mine, its in zip(self.model.weights, self.generator.model.weights):
+            mine.assign(its)
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate = learning_rate
+
+
+@functools.lru_cache(maxsize=4)
+def _tuning_steps(generator, facenet, *weights):
+    return _TuningSteps(generator, facenet, *weights)
 
 
 @dataclasses.dataclass
