@@ -124,6 +124,7 @@ def _faces64(split):
     return np.asarray(tf.image.resize(np.asarray(split.without, np.float32) / 255.0, (64, 64)))
 
 
+@pytest.mark.slow
 def test_resize_upsampling_leaves_no_checkerboard_where_transposed_convs_do(synthetic):
     """Random non-zero weights everywhere (the zero-initialised last conv given random
     ones): the paper's transposed convs put a large share of the residual's power at
@@ -183,6 +184,7 @@ def test_one_train_step_changes_both_generators_and_the_discriminator_and_moves_
     assert trainer.exported_generators() == (trainer.ema_add, trainer.ema_remove)
 
 
+@pytest.mark.slow
 def test_the_eye_crop_holds_the_glasses(synthetic):
     """Whatever a synthetic face's pose and proportions, its glasses' change lies
     in the eye discriminator's crop, but for the tips of the temples of a few
@@ -319,6 +321,7 @@ def test_keep_best_needs_validation_faces(small_split, tmp_path):
         InverterTrainer(config, small_split)
 
 
+@pytest.mark.slow
 def test_the_judge_tells_glasses_from_none_and_finds_leaks(synthetic):
     """A cheating inverter that returns the renderer's own counterfactuals passes;
     doing nothing, or brightening the face, fails."""

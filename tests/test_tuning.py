@@ -89,6 +89,7 @@ def test_tuning_only_the_last_layers_leaves_the_others_unchanged(dcgan, face_and
     assert changed == last_two, (changed, last_two)
 
 
+@pytest.mark.slow
 def test_the_locality_term_holds_faces_away_from_the_pivot_near_the_untuned_generators(dcgan, face_and_pivot):
     face, pivot = face_and_pivot
     far = tuning._nearby(np.random.default_rng(9), pivot, 2.0, count=8)
@@ -132,6 +133,7 @@ def test_edit_targets_move_the_photos_landmarks_as_the_untuned_generator_moves_i
     assert all(_mae(target, face) < _mae(render, face) for target, render in zip(targets.faces, untuned))
 
 
+@pytest.mark.slow
 def test_edit_aware_steps_bring_the_edits_to_their_targets(dcgan, face_and_pivot, normals, targets, tuned, capsys):
     face, pivot = face_and_pivot
     settings = tuning.TuneSettings(steps=20, learning_rate=1e-3, edit_steps=20, identity_weight=0.0, edit_range=2.0)
@@ -144,6 +146,7 @@ def test_edit_aware_steps_bring_the_edits_to_their_targets(dcgan, face_and_pivot
     assert len(blank.losses) == 20 and "MTCNN found no landmarks" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_facenet_sees_one_edited_face_an_edit_aware_step(dcgan, face_and_pivot, normals):
     """A stand-in FaceNet that counts the faces it is given: the photo's, then one a step
     (FaceNet is most of a step's cost), though each step draws an edit along both boundaries."""
