@@ -12,6 +12,7 @@ convention) are defined with the networks, in faceinv/models/templates.py.
 import numpy as np
 from PIL import Image
 
+from faceinv import files
 from faceinv.errors import InputError
 from faceinv.models.templates import CELEBA_PROGAN
 
@@ -153,8 +154,7 @@ def render_landmarks(detector, face, outline=False, size=RENDER_DETECT_SIZE):
     none. With `outline`, six points of MTCNN's face box follow (its corners, then the middles
     of its left and right sides): [11, 2]."""
     face = np.asarray(face)
-    big = Image.fromarray(np.clip(np.rint(face * 255.0), 0, 255).astype(np.uint8)).resize(
-        (size, size), Image.Resampling.BICUBIC)
+    big = Image.fromarray(files.to_uint8(face)).resize((size, size), Image.Resampling.BICUBIC)
     found = detector.detections(np.asarray(big))
     if not found:
         return None

@@ -17,7 +17,7 @@ plus the untuned edit's change that the bending does not explain (a mouth
 opening). One of the edited faces, the boundaries in turn, must also keep the
 photo's FaceNet identity.
 PTI's locality term and tuning only the last layers are flags too;
-docs/photos.md measures each against the others.
+docs/photos.md measures the locality term against the defaults.
 
 A tuned generator is written as its difference from the untuned one, in
 float16, in a weights file that cannot run code (faceinv/models/weights_file.py),
