@@ -118,11 +118,29 @@ def markdown_table(header, rows):
     return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]) + "\n"
 
 
+def _wrapped(draw, text, width):
+    """`text` in lines no wider than `width` pixels, broken at spaces (a word wider than
+    that is cut), so that column titles never run into their neighbours."""
+    lines = []
+    for word in text.split():
+        while draw.textlength(word) > width and len(word) > 1:
+            word = word[:-1]
+        if lines and draw.textlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def _banner(width, texts, spacing, colour):
-    banner = Image.new("RGB", (width, 16), (255, 255, 255))
+    """One line of `texts`, the i-th at x = i * spacing; with a spacing, each wraps to fit it."""
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [_wrapped(draw, text, spacing - 6) if spacing else [text] for text in texts]
+    banner = Image.new("RGB", (width, 2 + 12 * max(len(t) for t in lines) + 2), (255, 255, 255))
     draw = ImageDraw.Draw(banner)
-    for i, text in enumerate(texts):
-        draw.text((3 + i * spacing, 2), text, fill=colour)
+    for i, text in enumerate(lines):
+        for j, line in enumerate(text):
+            draw.text((3 + i * spacing, 2 + 12 * j), line, fill=colour)
     return np.asarray(banner)
 
 

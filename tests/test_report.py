@@ -129,3 +129,17 @@ def test_a_refined_encoder_is_named_in_our_row_only(results, facenet, synthetic)
     assert "| encoder, z + perceptual loss, refined from synthetic-cpu-2h-z |" in table
     assert "| paper: encoder, z + perceptual loss | paper's | - | - | - | 0.079 | 16.30 |" in table
     assert "encoder, z + perceptual loss 1.98" in table  # the paper's FaceNet distance, by its own name
+
+
+def test_column_titles_wider_than_their_column_wrap_inside_it():
+    """Figure 4's 64 px columns: "shipped hybrid" once ran into "Adam 1000"."""
+    faces = np.full((3, 64, 64, 3), 0.5, np.float32)
+    titles = ["target", "shipped hybrid", "Adam 1000"]
+    grid = files.image_grid(faces, 3, None, titles)
+    banner = grid[:-64]
+    assert banner.shape[0] == 28  # two lines of text
+    inked = (banner < 128).any(axis=(0, 2))
+    for edge in (64, 128):  # the gap either side of each column boundary stays blank
+        assert not inked[edge - 2:edge + 3].any()
+    assert inked[64 + 3:128].any() and inked[128 + 3:].any()
+    assert files.image_grid(faces, 3, None, ["a", "b", "c"]).shape[0] == 16 + 64  # one line: as before

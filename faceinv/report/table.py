@@ -221,7 +221,7 @@ def figure(images, max_faces):
         index = {n: i for i, n in enumerate(method_names)}
         if all(n in index for n in names):
             columns.append(recon[[index[n] for n in names]])
-            titles.append(FIGURE_TITLES.get(method, method)[:14])
+            titles.append(FIGURE_TITLES.get(method, method))
     grid = np.stack(columns, axis=1).reshape(-1, *columns[0].shape[1:])
     return grid, titles
 
