@@ -156,7 +156,8 @@ def test_thin_plate_warp_carries_a_point_to_its_target_and_leaves_still_points_s
 @pytest.mark.slow
 def test_render_landmarks_finds_a_generated_faces_points_in_its_own_pixels(detector):
     """On 64 px DCGAN renders (found enlarged) the landmarks sit near the generator's
-    template; the outline adds the face box, around them; a blank render has none."""
+    template; the outline adds the face box, around them; a blank render has none; a size
+    where MTCNN finds none passes to the next."""
     from faceinv.models.generators import load_generator, sample_latents
     generator = load_generator("dcgan-digiface")
     faces = np.asarray(generator(sample_latents(6, 3, generator.latent_dim)))
@@ -171,3 +172,9 @@ def test_render_landmarks_finds_a_generated_faces_points_in_its_own_pixels(detec
     assert (corners[0] >= -8).all() and (corners[3] <= 72).all()  # in the render's pixels, not the enlarged ones
     np.testing.assert_allclose(outline[9:], [(corners[0, 0], corners[:, 1].mean()), (corners[3, 0], corners[:, 1].mean())])
     assert alignment.render_landmarks(detector, np.zeros((64, 64, 3), np.float32)) is None
+    # 16 px is below MTCNN's smallest face: it is passed over for the next size, whose points
+    # come back in the render's pixels too (a larger size moves them by well under a pixel).
+    retried = alignment.render_landmarks(detector, faces[0], sizes=(16, 224))
+    assert alignment.render_landmarks(detector, faces[0], sizes=(16,)) is None
+    np.testing.assert_allclose(retried, alignment.render_landmarks(detector, faces[0]), atol=1.0)
+    assert not np.allclose(retried, alignment.render_landmarks(detector, faces[0]), atol=1e-6)

@@ -145,18 +145,23 @@ def mouth_width(landmarks):
     return float(np.linalg.norm(points[4] - points[3]) / np.linalg.norm(points[1] - points[0]))
 
 
-RENDER_DETECT_SIZE = 128  # generated faces are enlarged to this for MTCNN, whose smallest face is 20 px
+# Generated faces are enlarged to the first of these for MTCNN (whose smallest face is 20 px),
+# and to the next where it finds none: one scale of its pyramid misses some turned faces.
+RENDER_DETECT_SIZES = (128, 160, 224)
 
 
-def render_landmarks(detector, face, outline=False, size=RENDER_DETECT_SIZE):
+def render_landmarks(detector, face, outline=False, sizes=RENDER_DETECT_SIZES):
     """The five landmarks [5, 2] (x, y, pixel centres at i + 0.5) of a rendered face [R, R, 3]
-    in [0, 1], in its own pixels, found on the face enlarged to `size`; None where MTCNN finds
-    none. With `outline`, six points of MTCNN's face box follow (its corners, then the middles
-    of its left and right sides): [11, 2]."""
+    in [0, 1], in its own pixels, found on the face enlarged to the first of `sizes` at which
+    MTCNN finds one; None where it finds none at any. With `outline`, six points of MTCNN's
+    face box follow (its corners, then the middles of its left and right sides): [11, 2]."""
     face = np.asarray(face)
-    big = Image.fromarray(files.to_uint8(face)).resize((size, size), Image.Resampling.BICUBIC)
-    found = detector.detections(np.asarray(big))
-    if not found:
+    for size in sizes:
+        big = Image.fromarray(files.to_uint8(face)).resize((size, size), Image.Resampling.BICUBIC)
+        found = detector.detections(np.asarray(big))
+        if found:
+            break
+    else:
         return None
     points, _, _, (x, y, width, height) = found[0]
     if outline:
