@@ -11,7 +11,7 @@ from the pivot: an edit of the tuned face keeps less of the person (plain
 tuning) or less of the edit (PTI's locality term). So tuning runs in two
 phases: plain steps of the pixel loss at the pivot, then edit-aware steps.
 Each of these also draws an edit of the pivot along each boundary the visitor
-edits along, and asks that its coarse structure be its target's: the photo,
+edits along, and asks that it render its target (pixel by pixel): the photo,
 bent so that its landmarks move as the untuned generator's do at that edit,
 plus the untuned edit's change that the bending does not explain (a mouth
 opening). One of the edited faces, the boundaries in turn, must also keep the
@@ -44,7 +44,7 @@ EDIT_STEPS = 100                # edit-aware steps after the plain ones
 IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.006, 1.0
 EDIT_RANGE = 3.0                # edits are drawn up to this far along a boundary: the page's slider range
 EDIT_STEP = 0.5                 # ... at multiples of this
-STRUCTURE_POOL = 2              # the structure term compares faces averaged over blocks of this many pixels
+STRUCTURE_POOL = 1              # the structure term compares faces averaged over blocks of this many pixels
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
 
@@ -140,9 +140,10 @@ class TuneOptions:
     tune_edit_steps: int = setting(EDIT_STEPS, "edit-aware tuning steps after --tune's, 0 for none")
     identity_weight: float = setting(IDENTITY_WEIGHT, "edit-aware tuning: weight of the photo's FaceNet identity "
                                                       "on edited faces")
-    structure_weight: float = setting(STRUCTURE_WEIGHT, "edit-aware tuning: weight of the edited faces' coarse "
+    structure_weight: float = setting(STRUCTURE_WEIGHT, "edit-aware tuning: weight of the edited faces' "
                                                         "structure, the photo's moved as the untuned generator moves it")
-    structure_pool: int = setting(STRUCTURE_POOL, "edit-aware tuning: the structure's block size, in pixels")
+    structure_pool: int = setting(STRUCTURE_POOL, "edit-aware tuning: the structure's block size, in pixels "
+                                                  "(1: pixel by pixel)")
     edit_range: float = setting(EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
 
     def tune_settings(self, generator=None):
@@ -170,7 +171,7 @@ def tune_generator(generator, face, pivot, settings=TuneSettings(), on_step=None
     With settings.edit_aware, settings.edit_steps more steps follow, each of which also draws
     an edit of the pivot along each of `directions` [K, latent_dim] (the boundaries the visitor
     edits along; edit_targets gives the edits and their target faces), and asks that their
-    coarse structure (means over blocks of settings.structure_pool pixels) be their targets'
+    structure (means over blocks of settings.structure_pool pixels; 1 by default) be their targets'
     and that one of them, the directions in turn, keep the photo's FaceNet identity (`facenet`).
     `on_step(step, tuned)` is called after every step; the shared generator is left as it was."""
     settings.check()
@@ -232,7 +233,7 @@ class _TuningSteps:
         self.optimizer.build(self.variables)
         tuned = self.tuned
 
-        def coarse(images):
+        def blocks(images):
             return tf.nn.avg_pool2d(images, structure_pool, structure_pool, "VALID")
 
         def step(target, pivot, identity, nearby, edited, wanted, seen, edit_aware):
@@ -248,7 +249,7 @@ class _TuningSteps:
                         kept = tf.reduce_sum(facenet(faces[seen:seen + 1])[1] * identity)
                         total += identity_weight * (1.0 - kept)
                     if structure_weight > 0:
-                        total += structure_weight * tf.reduce_mean(tf.abs(coarse(faces) - coarse(wanted)))
+                        total += structure_weight * tf.reduce_mean(tf.abs(blocks(faces) - blocks(wanted)))
             self.optimizer.apply_gradients(zip(tape.gradient(total, self.variables), self.variables))
             return loss
 
