@@ -78,6 +78,15 @@ def test_each_photo_starts_from_the_generator_though_the_traced_steps_are_reused
     np.testing.assert_allclose(again.generator(pivot), tuned.generator(pivot), atol=1e-4)
 
 
+def test_every_tuning_flag_reaches_the_settings_it_gives():
+    flags = {"tune": 7, "tune_lr": 0.01, "tune_layers": 2, "locality_weight": 0.5, "locality_radius": 1.5,
+             "tune_edit_steps": 9, "identity_weight": 0.1, "structure_weight": 0.3, "structure_pool": 3,
+             "edit_range": 2.5, "tune_seed": 4}
+    assert set(flags) == {field.name for field in dataclasses.fields(tuning.TuneOptions)}
+    settings = dataclasses.asdict(tuning.TuneOptions(**flags).tune_settings())
+    assert len(settings) == len(flags) and sorted(settings.values()) == sorted(flags.values()), settings
+
+
 def test_tuning_only_the_last_layers_leaves_the_others_unchanged(dcgan, face_and_pivot):
     face, pivot = face_and_pivot
     late = tuning.tune_generator(dcgan, face, pivot, tuning.TuneSettings(steps=2, learning_rate=1e-3, layers=2))
@@ -131,6 +140,24 @@ def test_edit_targets_move_the_photos_landmarks_as_the_untuned_generator_moves_i
         assert 0.6 < wanted / moved < 1.5, (list(EDITS)[k], wanted, moved)
     untuned = np.asarray(dcgan(targets.latents))
     assert all(_mae(target, face) < _mae(render, face) for target, render in zip(targets.faces, untuned))
+
+
+def test_a_photo_that_is_the_untuned_face_moved_gets_the_untuned_edits_moved_alike(dcgan, face_and_pivot, normals):
+    """The photo is the untuned pivot face, 4 px to the right: each target must be the untuned
+    edit 4 px to the right, what the bending explains and what it does not (the residual left
+    where the untuned face has its features would sit 4 px off)."""
+    _, pivot = face_and_pivot
+
+    def moved(image, by=4):
+        return np.concatenate([np.repeat(image[:, :1], by, 1), image[:, :-by]], 1)
+    photo = moved(np.asarray(dcgan(pivot))[0])
+    targets = tuning.edit_targets(dcgan, photo, pivot, normals, 2.0)
+    renders = np.asarray(dcgan(targets.latents))
+    assert len(renders) >= 12
+    inner = np.s_[:, :, 8:-8]  # the columns the move leaves inside the picture
+    error = np.abs(targets.faces - np.stack([moved(r) for r in renders]))[inner].mean()
+    unmoved = np.abs(renders - np.stack([moved(r) for r in renders]))[inner].mean()
+    assert error < 0.35 * unmoved, (error, unmoved)
 
 
 @pytest.mark.slow

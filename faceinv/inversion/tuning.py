@@ -14,8 +14,8 @@ Each of these also draws an edit of the pivot along each boundary the visitor
 edits along, and asks that it render its target (pixel by pixel): the photo,
 bent so that its landmarks move as the untuned generator's do at that edit,
 plus the untuned edit's change that the bending does not explain (a mouth
-opening). One of the edited faces, the boundaries in turn, must also keep the
-photo's FaceNet identity.
+opening), carried onto the photo's landmarks. One of the edited faces, the
+boundaries in turn, must also keep the photo's FaceNet identity.
 PTI's locality term and tuning only the last layers are flags too;
 docs/photos.md measures the locality term against the defaults.
 
@@ -145,6 +145,7 @@ class TuneOptions:
     structure_pool: int = setting(STRUCTURE_POOL, "edit-aware tuning: the structure's block size, in pixels "
                                                   "(1: pixel by pixel)")
     edit_range: float = setting(EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
+    tune_seed: int = setting(0, "seed of the edits (and locality samples) each tuning step draws")
 
     def tune_settings(self, generator=None):
         """The settings these flags give; without --tune, TUNE_STEPS where `generator` can be tuned, else 0."""
@@ -155,7 +156,7 @@ class TuneOptions:
                             locality_weight=self.locality_weight, locality_radius=self.locality_radius,
                             edit_steps=self.tune_edit_steps, identity_weight=self.identity_weight,
                             structure_weight=self.structure_weight, structure_pool=self.structure_pool,
-                            edit_range=self.edit_range).check()
+                            edit_range=self.edit_range, seed=self.tune_seed).check()
 
 
 @dataclasses.dataclass
@@ -292,7 +293,8 @@ def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
     `edit_range` either way, and the face each should render: the photo, bent by a
     thin-plate spline so that its five landmarks and its face box move as the untuned
     generator's move from its face at the pivot to its face at the edit, plus the part of
-    the untuned edit that this bending does not explain. Edits where MTCNN finds no face
+    the untuned edit that this bending does not explain, bent onto the photo's landmarks
+    likewise. Edits where MTCNN finds no face
     are left out; none at all where it finds none in the photo or at the pivot."""
     detector = detector or FaceDetector()
     pivot = np.asarray(pivot, np.float32).reshape(1, -1)
@@ -311,10 +313,13 @@ def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
         points = render_landmarks(detector, render, outline=True)
         if points is not None:
             kept.append(index)
+            wanted = photo_points + points - plain_points
+            moved = thin_plate_warp(face, photo_points, wanted)
             # What the warp cannot say (a mouth opening, teeth): the untuned edit's own
-            # change, left after bending the untuned pivot face the same way.
-            unexplained = render - thin_plate_warp(plain, plain_points, points)
-            moved = thin_plate_warp(face, photo_points, photo_points + points - plain_points)
+            # change, left after bending the untuned pivot face the same way, and carried
+            # from the untuned face's landmarks onto the photo's, so that it lands on the
+            # photo's mouth and not beside it.
+            unexplained = thin_plate_warp(render - thin_plate_warp(plain, plain_points, points), points, wanted)
             faces.append(np.clip(moved + unexplained, 0.0, 1.0))
     return EditTargets(latents[kept], np.asarray(faces, np.float32).reshape((-1,) + face.shape), which[kept])
 
