@@ -45,6 +45,7 @@ IDENTITY_WEIGHT, STRUCTURE_WEIGHT = 0.006, 1.0
 EDIT_RANGE = 3.0                # edits are drawn up to this far along a boundary: the page's slider range
 EDIT_STEP = 0.5                 # ... at multiples of this
 STRUCTURE_POOL = 1              # the structure term compares faces averaged over blocks of this many pixels
+TUNE_SEED = 0                   # seeds the edits (and locality samples) each step draws
 KIND = "tuned-generator"
 DIFF_DTYPE = np.float16
 
@@ -103,7 +104,7 @@ class TuneSettings:
     structure_weight: float = STRUCTURE_WEIGHT
     edit_range: float = EDIT_RANGE
     structure_pool: int = STRUCTURE_POOL
-    seed: int = 0
+    seed: int = TUNE_SEED
 
     def check(self):
         if self.steps < 0 or self.edit_steps < 0:
@@ -145,7 +146,7 @@ class TuneOptions:
     structure_pool: int = setting(STRUCTURE_POOL, "edit-aware tuning: the structure's block size, in pixels "
                                                   "(1: pixel by pixel)")
     edit_range: float = setting(EDIT_RANGE, "edit-aware tuning: edits up to this far along each boundary")
-    tune_seed: int = setting(0, "seed of the edits (and locality samples) each tuning step draws")
+    tune_seed: int = setting(TUNE_SEED, "seed of the edits (and locality samples) each tuning step draws")
 
     def tune_settings(self, generator=None):
         """The settings these flags give; without --tune, TUNE_STEPS where `generator` can be tuned, else 0."""
@@ -294,8 +295,8 @@ def edit_targets(generator, face, pivot, directions, edit_range, detector=None):
     thin-plate spline so that its five landmarks and its face box move as the untuned
     generator's move from its face at the pivot to its face at the edit, plus the part of
     the untuned edit that this bending does not explain, bent onto the photo's landmarks
-    likewise. Edits where MTCNN finds no face
-    are left out; none at all where it finds none in the photo or at the pivot."""
+    likewise. Edits where MTCNN finds no face are left out; none at all where it finds
+    none in the photo or at the pivot."""
     detector = detector or FaceDetector()
     pivot = np.asarray(pivot, np.float32).reshape(1, -1)
     photo_points = render_landmarks(detector, face, outline=True)
